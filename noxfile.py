@@ -1,0 +1,111 @@
+"""Sessions for developing, testing, load-testing and operating the toolkit.
+
+`nox` alone runs the test suite (the default sessions below); `nox -l` lists every session.
+Every session installs what it needs with the pinned versions in constraints.txt.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "unit", "fuzz", "container", "loadtest"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = "3.11"
+CONSTRAINTS = ("-c", "constraints.txt")
+GUNICORN_CONF = "service/gunicorn.conf.py"
+
+
+def install(session: nox.Session, *extras: str) -> None:
+    """Install the project with the given extras, pinned by constraints.txt."""
+    spec = f".[{','.join(extras)}]" if extras else "."
+    session.install(*CONSTRAINTS, "-e", spec)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Ruff: format check and lint (including the security rules)."""
+    session.install(*CONSTRAINTS, "ruff")
+    session.run("ruff", "format", "--check", ".")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python=PYTHON)
+def unit(session: nox.Session) -> None:
+    """Unit and integration tests on the source tree (pytest; args after -- go to pytest)."""
+    install(session, "serve", "vertex", "monitoring", "loadtest", "train", "dev")
+    session.run(
+        "pytest",
+        "--ignore=tests/container",
+        "--ignore=tests/fuzz",
+        *session.posargs,
+    )
+
+
+@nox.session(python=PYTHON)
+def serve(session: nox.Session) -> None:
+    """Run the service under Gunicorn on $PORT (default 8080), embedded model unless configured."""
+    install(session, "serve", "vertex")
+    session.run("gunicorn", "-c", GUNICORN_CONF, "service:create_app()", external=False)
+
+
+@nox.session(python=PYTHON)
+def train(session: nox.Session) -> None:
+    """Train the CNN with PyTorch on the CPU and export NumPy weights (deterministic)."""
+    install(session, "train", "serve")
+    session.run("python", "-m", "service.model.train", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def evaluate(session: nox.Session) -> None:
+    """Evaluate the committed weights on the official test set and write the model card."""
+    install(session, "serve")
+    session.run("python", "-m", "service.model.evaluate", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def container(session: nox.Session) -> None:
+    """Build the image (docker if its daemon answers, else podman) and test the running container."""
+    install(session, "dev")
+    session.run("python", "-m", "pytest", "tests/container", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def loadtest(session: nox.Session) -> None:
+    """Locust load test gated on the SLOs in slo/ (local embedded service unless --host)."""
+    install(session, "serve", "loadtest")
+    session.run("python", "-m", "loadtest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def monitoring(session: nox.Session) -> None:
+    """Dashboards, alerts, SLOs as code: -- validate | render | plan | apply [--prune]."""
+    install(session, "monitoring")
+    session.run("python", "-m", "monitoring", *(session.posargs or ["validate"]))
+
+
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """Schemathesis against the OpenAPI document, and hypothesis fuzzing of image decoding."""
+    install(session, "serve", "vertex", "dev")
+    session.install(*CONSTRAINTS, "schemathesis")
+    session.run("pytest", "tests/fuzz", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: inference latency, HTTP throughput vs a minimal route, cold start, memory."""
+    install(session, "serve", "loadtest", "dev")
+    session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lock(session: nox.Session) -> None:
+    """Re-resolve every extra and rewrite constraints.txt."""
+    session.install("-e", ".[serve,vertex,monitoring,loadtest,dev]", "schemathesis")
+    frozen = session.run("pip", "freeze", "--exclude-editable", silent=True)
+    lines = [line for line in frozen.splitlines() if line and not line.startswith("-e")]
+    header = "# Pinned versions for every extra. nox and the Dockerfile both use it.\n"
+    with open("constraints.txt", "w", encoding="utf-8") as out:
+        out.write(header + "\n".join([*lines, "torch==2.13.0"]) + "\n")
+
