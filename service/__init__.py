@@ -1,0 +1,41 @@
+"""Fashion-MNIST prediction service: a Flask app factory, served by Gunicorn.
+
+    gunicorn -c service/gunicorn.conf.py "service:create_app()"
+
+Each concern is a module with an `init_app` (logs, errors, timing) or a blueprint (health,
+predict); `create_app` wires them together, builds the backend and warms it up, so that a
+Gunicorn worker only takes traffic once the model answers.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from flask import Flask
+
+from service.config import ConfigError, Settings
+
+__all__ = ["ConfigError", "Settings", "create_app"]
+
+
+def create_app(settings: Settings | None = None, *, log_stream: TextIO | None = None) -> Flask:
+    """The WSGI app. Settings come from the environment unless given; logs go to stdout."""
+    # Imported here so that `service.config` stays importable without the serving stack
+    # (gunicorn.conf.py reads it before a worker imports NumPy).
+    from service import errors, health, logs, predict, timing
+
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["SETTINGS"] = settings
+    # Werkzeug answers 413 for a body over the limit before the view reads it.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # A multipart form holds at most one file per instance (plus some slack for other fields).
+    app.config["MAX_FORM_PARTS"] = settings.max_batch + 16
+    app.json.sort_keys = False  # keep "predictions" first and confidences in class order
+
+    logs.init_app(app, settings, stream=log_stream)
+    errors.init_app(app)
+    timing.init_app(app)
+    health.init_app(app, settings)
+    predict.init_app(app)
+    return app

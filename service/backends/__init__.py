@@ -1,0 +1,79 @@
+"""The backend seam: where probabilities come from (the embedded model, or Vertex AI).
+
+Views hand a backend preprocessed images (float32 (N, 28, 28) in [0, 1], light garment on
+black) and get probabilities back; everything about HTTP, decoding and preprocessing stays on
+this side of the seam. A new backend is a module with a `build(settings) -> Backend` function,
+registered by name in `_FACTORIES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from service.config import ConfigError, Settings
+
+
+@dataclass(frozen=True)
+class BackendResult:
+    """What a backend answered for a batch."""
+
+    probabilities: np.ndarray  # float32 (N, 10), one row per image, rows sum to 1
+    model_name: str
+    model_version: str  # vertex: the deployed model id
+    fallback: bool = False  # True when a fallback backend answered
+
+
+class BackendNotReady(Exception):  # reads as a state: "backend not ready"
+    """The backend cannot answer yet (model not loaded, endpoint unreachable...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BackendUnavailable(Exception):  # the HTTP name of the condition (503)
+    """The backend failed to answer this request (answered as 503)."""
+
+
+class BackendDeadlineExceeded(Exception):  # the gRPC name of the condition (504)
+    """The backend did not answer before the request's deadline (answered as 504)."""
+
+
+class Backend(Protocol):
+    name: str  # "embedded" | "vertex"
+
+    def predict(self, images: np.ndarray, deadline: float | None = None) -> BackendResult:
+        """Probabilities for `images`; `deadline` is a time.monotonic() instant."""
+        ...
+
+    def check_ready(self) -> None:
+        """Return if the backend can answer; raise `BackendNotReady(reason)` otherwise."""
+        ...
+
+
+# Backend name -> module with a `build(settings) -> Backend` function. Imported only when
+# chosen, so that the embedded service never loads a cloud client library.
+_FACTORIES = {
+    "embedded": "service.backends.embedded",
+    "vertex": "service.backends.vertex",
+}
+
+
+def build_backend(settings: Settings) -> Backend:
+    """The backend that `settings.backend` names."""
+    module_name = _FACTORIES.get(settings.backend)
+    if module_name is None:
+        raise ConfigError(f"BACKEND={settings.backend!r}: expected one of {', '.join(_FACTORIES)}")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise
+        raise ConfigError(
+            f"BACKEND={settings.backend!r}: this build has no {settings.backend} backend"
+        ) from None
+    return module.build(settings)

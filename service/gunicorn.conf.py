@@ -1,0 +1,109 @@
+"""Gunicorn settings for the prediction service on Cloud Run (and anywhere else).
+
+    gunicorn -c service/gunicorn.conf.py "service:create_app()"
+
+Sizing, for CPU-bound NumPy inference (about a millisecond per image) on Cloud Run's default
+1 vCPU with concurrency 80:
+- workers = the CPUs this container may use (WEB_CONCURRENCY overrides). One process per core
+  runs inference in parallel; more processes than cores only add memory and context switches.
+- gthread with THREADS (default 4) threads per worker: while one thread runs a forward pass
+  (NumPy's matmul and Pillow's decoders release the GIL) the others read request bodies, answer
+  health checks and write responses. Cloud Run's 80 concurrent requests queue inside the worker
+  (worker_connections) rather than in 80 threads that would only contend for one core.
+- BLAS threads are pinned to 1 per process, so workers x threads do not oversubscribe the CPU.
+
+Start-up: no preload. Each worker builds the app itself (its own model copy is under 1 MB, and a
+future gRPC client must not cross a fork); `create_app` loads the weights and runs the golden
+self-test (the warm-up) before the worker's first accept(). Connections that arrive meanwhile
+wait in the listen backlog.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from service.config import ConfigError, Settings
+
+
+def _available_cpus() -> int:
+    """CPUs this process may use: affinity mask, capped by a cgroup v2 CPU quota."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            cpus = min(cpus or 1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus or 1)
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name}={raw!r}: expected a whole number of at least 1")
+    return int(raw)
+
+
+_settings = Settings.from_env()  # fails here, before any worker starts, on a bad value
+
+for _blas_variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_blas_variable, "1")
+
+bind = [f"0.0.0.0:{_settings.port}"]  # Cloud Run's contract: every interface
+workers = _positive_int("WEB_CONCURRENCY", _available_cpus())
+worker_class = "gthread"
+threads = _positive_int("THREADS", 4)
+worker_connections = 1000
+
+# Cloud Run sends SIGTERM, then SIGKILL 10 s later: finish in-flight requests within 8 s.
+graceful_timeout = 8
+# For gthread this is a heartbeat, not a request timeout: a worker whose main loop is stuck for
+# 30 s is restarted. Decoding is bounded (MAX_PIXELS, MAX_BODY_BYTES), requests end far sooner.
+timeout = 30
+# Cloud Run's front end reuses connections; keep them a little longer than Gunicorn's 2 s.
+keepalive = 5
+# Recycle workers now and then (jittered, so they do not all restart together): a slow leak in
+# a decoder cannot grow without bound. A restart costs a model load and a self-test (< 1 s).
+max_requests = 10000
+max_requests_jitter = 1000
+
+preload_app = False
+# Gunicorn 25+ opens a control socket at a fixed path ($HOME/.gunicorn/gunicorn.ctl): two
+# instances on one machine would fight over it, and a container may not let us write there.
+control_socket_disable = True
+# The heartbeat file on tmpfs: an overlay /tmp in a container can stall it.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - a tmpfs
+# Cloud Run terminates TLS in front of the container: trust its X-Forwarded-* headers.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+
+# One JSON line per event: Gunicorn's own messages (boot, worker start/exit, errors) go through
+# the same StructuredLogHandler as the app's. The access log stays off: the app writes one
+# richer line per request (httpRequest, trace, prediction).
+accesslog = None
+loglevel = _settings.log_level.lower()
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "root": {"level": _settings.log_level, "handlers": ["structured"]},
+    "loggers": {
+        "gunicorn.error": {
+            "level": _settings.log_level,
+            "handlers": ["structured"],
+            "propagate": False,
+            "qualname": "gunicorn.error",
+        },
+        "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
+    },
+    "handlers": {
+        "structured": {
+            "class": "google.cloud.logging_v2.handlers.StructuredLogHandler",
+            "stream": "ext://sys.stdout",
+            "project_id": _settings.project_id,
+        }
+    },
+    "formatters": {},
+}

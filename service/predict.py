@@ -1,0 +1,100 @@
+"""`POST /predict`: classify one image or a batch, one prediction per instance, in order."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from service.backends import BackendDeadlineExceeded, BackendResult, BackendUnavailable
+from service.config import Settings
+from service.errors import ApiError
+from service.health import current_readiness
+from service.labels import CLASS_NAMES
+from service.preprocess import decode_image, to_model_input
+from service.request_parsing import Instance, parse_instances
+from service.timing import stage
+
+blueprint = Blueprint("predict", __name__)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blueprint)
+
+
+@blueprint.post("/predict")
+def predict() -> ResponseReturnValue:
+    settings: Settings = current_app.config["SETTINGS"]
+    deadline = time.monotonic() + settings.predict_timeout_seconds
+    backend = current_readiness().ready_backend()
+    instances = parse_instances(request, settings.max_batch)
+    batch = len(instances)
+    model_inputs = np.empty((batch, 28, 28), dtype=np.float32)
+    reports = []
+    for index, instance in enumerate(instances):
+        try:
+            model_inputs[index], report = _model_input(instance, settings.max_pixels)
+        except ApiError as error:
+            raise (error.at(f"instances[{index}]") if batch > 1 else error) from None
+        reports.append(report)
+    with stage("infer"):
+        result = _infer(backend, model_inputs, deadline)
+    predictions = [
+        _prediction(row, report) for row, report in zip(result.probabilities, reports, strict=True)
+    ]
+    g.log_fields = {
+        "backend": backend.name,
+        "fallback": result.fallback,
+        "model": {"name": result.model_name, "version": result.model_version},
+        "instances": batch,
+        "prediction": {
+            "labels": [p["label"] for p in predictions],
+            "confidences": [round(p["confidence"], 4) for p in predictions],
+        },
+    }
+    return jsonify(
+        {
+            "predictions": predictions,
+            "model": {"name": result.model_name, "version": result.model_version},
+            "backend": backend.name,
+            "fallback": result.fallback,
+        }
+    )
+
+
+def _model_input(instance: Instance, max_pixels: int) -> tuple[np.ndarray, dict[str, Any]]:
+    if instance.image_bytes is not None:
+        with stage("decode"):
+            decoded = decode_image(instance.image_bytes, max_pixels)
+        gray, report = decoded.gray, dict(decoded.report)
+    else:
+        gray, report = instance.pixels, {"source": "pixels", "source_size": [28, 28]}
+    with stage("preprocess"):
+        model_input, steps = to_model_input(gray)
+    report.update(steps)
+    return model_input, report
+
+
+def _infer(backend: Any, model_inputs: np.ndarray, deadline: float) -> BackendResult:
+    try:
+        return backend.predict(model_inputs, deadline=deadline)
+    except BackendDeadlineExceeded as error:
+        raise ApiError(504, "DEADLINE_EXCEEDED", f"The {backend.name} backend: {error}") from None
+    except BackendUnavailable as error:
+        raise ApiError(503, "BACKEND_UNAVAILABLE", f"The {backend.name} backend: {error}") from None
+
+
+def _prediction(probabilities: np.ndarray, report: dict[str, Any]) -> dict[str, Any]:
+    class_id = int(np.argmax(probabilities))
+    return {
+        "label": CLASS_NAMES[class_id],
+        "class_id": class_id,
+        "confidence": round(float(probabilities[class_id]), 6),
+        "confidences": {
+            name: round(float(p), 6) for name, p in zip(CLASS_NAMES, probabilities, strict=True)
+        },
+        "preprocessing": report,
+    }
