@@ -42,14 +42,33 @@ class Settings:
     endpoint_id: str | None = None
     model_path: Path | None = None
     predict_timeout_seconds: float = 10.0
+    # The Vertex AI backend (service/backends/vertex.py) and the model-server routes
+    # (service/model_server/): read by _vertex_fields, checked by __post_init__.
+    vertex_api_endpoint: str | None = None  # default: {location}-aiplatform.googleapis.com
+    vertex_transport: str = "grpc"
+    vertex_instance_format: str = "automl-image"
+    vertex_timeout_seconds: float = 1.0
+    vertex_retries: int = 2
+    vertex_breaker_failures: int = 5
+    vertex_breaker_reset_seconds: float = 10.0
+    vertex_fallback: str = "none"
+    vertex_required_at_startup: bool = True
+    aip_http_port: int | None = None
+    aip_health_route: str = "/vertex/health"
+    aip_predict_route: str = "/vertex/predict"
+
+    def __post_init__(self) -> None:
+        _check_vertex(self)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """Read the settings from `environ`; raise `ConfigError` naming a bad variable."""
         model_path = _text(environ, "MODEL_PATH")
+        # ENDPOINT_ID alone selects the Vertex AI backend; BACKEND, when set, always wins.
+        default_backend = "vertex" if _text(environ, "ENDPOINT_ID") else "embedded"
         return cls(
             port=_integer(environ, "PORT", 8080, minimum=1, maximum=65535),
-            backend=_choice(environ, "BACKEND", "embedded", BACKENDS),
+            backend=_choice(environ, "BACKEND", default_backend, BACKENDS),
             max_body_bytes=_integer(environ, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1),
             max_pixels=_integer(environ, "MAX_PIXELS", DEFAULT_MAX_PIXELS, minimum=784),
             max_batch=_integer(environ, "MAX_BATCH", DEFAULT_MAX_BATCH, minimum=1),
@@ -59,6 +78,7 @@ class Settings:
             endpoint_id=_text(environ, "ENDPOINT_ID"),
             model_path=Path(model_path) if model_path else None,
             predict_timeout_seconds=_number(environ, "PREDICT_TIMEOUT_SECONDS", 10.0),
+            **_vertex_fields(environ),
         )
 
 
@@ -120,3 +140,72 @@ def _choice(
     if value not in choices:
         raise ConfigError(f"{name}={raw!r}: expected one of {', '.join(choices)}")
     return value
+
+
+VERTEX_TRANSPORTS = ("grpc", "rest")
+VERTEX_INSTANCE_FORMATS = ("automl-image", "vector")
+VERTEX_FALLBACKS = ("none", "embedded")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _vertex_fields(environ: Mapping[str, str]) -> dict[str, object]:
+    aip_port = _text(environ, "AIP_HTTP_PORT")
+    return {
+        "vertex_api_endpoint": _text(environ, "VERTEX_API_ENDPOINT"),
+        "vertex_transport": _choice(environ, "VERTEX_TRANSPORT", "grpc", VERTEX_TRANSPORTS),
+        "vertex_instance_format": _choice(
+            environ, "VERTEX_INSTANCE_FORMAT", "automl-image", VERTEX_INSTANCE_FORMATS
+        ),
+        "vertex_timeout_seconds": _number(environ, "VERTEX_TIMEOUT_SECONDS", 1.0),
+        "vertex_retries": _integer(environ, "VERTEX_RETRIES", 2, minimum=0, maximum=10),
+        "vertex_breaker_failures": _integer(environ, "VERTEX_BREAKER_FAILURES", 5, minimum=1),
+        "vertex_breaker_reset_seconds": _number(environ, "VERTEX_BREAKER_RESET_SECONDS", 10.0),
+        "vertex_fallback": _choice(environ, "VERTEX_FALLBACK", "none", VERTEX_FALLBACKS),
+        "vertex_required_at_startup": _boolean(environ, "VERTEX_REQUIRED_AT_STARTUP", True),
+        "aip_http_port": (
+            _integer(environ, "AIP_HTTP_PORT", 8080, minimum=1, maximum=65535) if aip_port else None
+        ),
+        "aip_health_route": _text(environ, "AIP_HEALTH_ROUTE") or "/vertex/health",
+        "aip_predict_route": _text(environ, "AIP_PREDICT_ROUTE") or "/vertex/predict",
+    }
+
+
+def _boolean(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _text(environ, name)
+    if raw is None:
+        return default
+    if raw.lower() not in _TRUE + _FALSE:
+        raise ConfigError(f"{name}={raw!r}: expected true or false")
+    return raw.lower() in _TRUE
+
+
+def _check_vertex(settings: Settings) -> None:
+    """Combinations no single variable can catch, named by their variables."""
+    for name, route in (
+        ("AIP_HEALTH_ROUTE", settings.aip_health_route),
+        ("AIP_PREDICT_ROUTE", settings.aip_predict_route),
+    ):
+        if not route.startswith("/") or any(c in route for c in "<>?# "):
+            raise ConfigError(f"{name}={route!r}: expected a path starting with /")
+    if settings.aip_health_route == settings.aip_predict_route:
+        raise ConfigError("AIP_HEALTH_ROUTE and AIP_PREDICT_ROUTE must differ")
+    endpoint = settings.vertex_api_endpoint or ""
+    if endpoint.startswith("http://") and endpoint[7:].rsplit(":", 1)[0] not in _LOOPBACK_HOSTS:
+        raise ConfigError(
+            f"VERTEX_API_ENDPOINT={endpoint!r}: plaintext http:// is allowed only on loopback"
+        )
+    if settings.backend != "vertex":
+        return
+    if not settings.endpoint_id:
+        raise ConfigError("BACKEND=vertex needs ENDPOINT_ID (the Vertex AI endpoint's id)")
+    if not settings.project_id and not settings.endpoint_id.startswith("projects/"):
+        raise ConfigError(
+            "BACKEND=vertex needs PROJECT_ID, or ENDPOINT_ID as a full resource name "
+            "(projects/P/locations/L/endpoints/E)"
+        )
+    if not settings.vertex_required_at_startup and settings.vertex_fallback == "none":
+        raise ConfigError(
+            "VERTEX_REQUIRED_AT_STARTUP=false needs VERTEX_FALLBACK=embedded: without an "
+            "endpoint and without a fallback the instance could not answer anything"
+        )

@@ -12,6 +12,8 @@ import logging
 from flask import Flask, Response, g, jsonify
 from werkzeug.exceptions import HTTPException
 
+from service.resilience import UpstreamFailure
+
 logger = logging.getLogger(__name__)
 
 # Werkzeug's HTTP errors, by status, mapped to the codes this API documents.
@@ -55,6 +57,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError) -> Response:
         return error_response(error.status, error.code, error.message)
+
+    @app.errorhandler(UpstreamFailure)
+    def handle_upstream_failure(error: UpstreamFailure) -> Response:
+        # A remote backend failed (service/resilience.py): 502, 503 with Retry-After, or 504.
+        response = error_response(error.status, error.code, error.message)
+        if error.retry_after is not None:
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException) -> Response:

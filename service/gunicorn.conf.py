@@ -53,7 +53,8 @@ _settings = Settings.from_env()  # fails here, before any worker starts, on a ba
 for _blas_variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_blas_variable, "1")
 
-bind = [f"0.0.0.0:{_settings.port}"]  # Cloud Run's contract: every interface
+# Cloud Run's contract: every interface, on PORT; Vertex AI's sets AIP_HTTP_PORT, which wins.
+bind = [f"0.0.0.0:{_settings.aip_http_port or _settings.port}"]
 workers = _positive_int("WEB_CONCURRENCY", _available_cpus())
 worker_class = "gthread"
 threads = _positive_int("THREADS", 4)
