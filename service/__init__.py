@@ -37,5 +37,5 @@ def create_app(settings: Settings | None = None, *, log_stream: TextIO | None = 
     errors.init_app(app)
     timing.init_app(app)
     health.init_app(app, settings)
-    predict.init_app(app)
+    predict.init_app(app, settings)
     return app

@@ -14,14 +14,15 @@ from service.config import Settings
 from service.errors import ApiError
 from service.health import current_readiness
 from service.labels import CLASS_NAMES
-from service.preprocess import decode_image, to_model_input
+from service.preprocess import decode_image, raise_pillow_limit_to, to_model_input
 from service.request_parsing import Instance, parse_instances
-from service.timing import stage
+from service.timing import STAGES, expect_stages, stage
 
 blueprint = Blueprint("predict", __name__)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, settings: Settings) -> None:
+    raise_pillow_limit_to(settings.max_pixels)
     app.register_blueprint(blueprint)
 
 
@@ -29,6 +30,7 @@ def init_app(app: Flask) -> None:
 def predict() -> ResponseReturnValue:
     settings: Settings = current_app.config["SETTINGS"]
     deadline = time.monotonic() + settings.predict_timeout_seconds
+    expect_stages(*STAGES)
     backend = current_readiness().ready_backend()
     instances = parse_instances(request, settings.max_batch)
     batch = len(instances)

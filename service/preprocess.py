@@ -39,6 +39,12 @@ _MODES_WITH_ALPHA = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
+def raise_pillow_limit_to(max_pixels: int) -> None:
+    """Let Pillow's own bomb check (a process-wide setting) admit what MAX_PIXELS admits."""
+    if Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+
+
 @dataclass
 class DecodedImage:
     """An uploaded image as 8-bit gray pixels, with what decoding did to it."""
@@ -51,7 +57,7 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
     """Decode an upload into gray pixels: format check, size check, EXIF, alpha, 8 bits."""
     if not data:
         raise ApiError(400, "EMPTY_IMAGE", "The image is empty (0 bytes).")
-    image = _open(data)
+    image = _open(data, max_pixels)
     with image:
         width, height = image.size
         if width * height > max_pixels:
@@ -79,8 +85,8 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
         _load(image)
         oriented = _apply_exif_orientation(image)
         report["exif_transposed"] = oriented is not image
-        gray, alpha_background = _to_gray(oriented)
-        report["alpha_background"] = alpha_background
+        gray, alpha_composited = _to_gray(oriented)
+        report["alpha_composited"] = alpha_composited
     return DecodedImage(gray=gray, report=report)
 
 
@@ -123,7 +129,7 @@ def to_model_input(gray: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
     return canvas / 255.0, report
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes, max_pixels: int) -> Image.Image:
     try:
         # Lazy: reads the header only. formats= keeps every other Pillow decoder out of reach.
         return Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
@@ -135,7 +141,9 @@ def _open(data: bytes) -> Image.Image:
         ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ApiError(
-            413, "IMAGE_TOO_LARGE", "The image declares more pixels than the decoder allows."
+            413,
+            "IMAGE_TOO_LARGE",
+            f"The image declares more than {max_pixels} pixels, the limit (MAX_PIXELS).",
         ) from None
     except Exception as error:  # a header parser can fail in many ways
         raise ApiError(400, "MALFORMED_IMAGE", f"The image header is malformed: {error}.") from None
@@ -171,16 +179,16 @@ def _apply_exif_orientation(image: Image.Image) -> Image.Image:
     return image
 
 
-def _to_gray(image: Image.Image) -> tuple[np.ndarray, str | None]:
-    """8-bit gray pixels, and the background colour alpha was composited onto (if any)."""
+def _to_gray(image: Image.Image) -> tuple[np.ndarray, bool]:
+    """8-bit gray pixels, and whether transparent pixels were composited onto white."""
     mode = image.mode
     if mode == "F" or mode == "I" or mode.startswith("I;"):
-        return _wide_to_gray(image), None
+        return _wide_to_gray(image), False
     if mode in _MODES_WITH_ALPHA or "transparency" in image.info:
         return _composite_alpha(image.convert("RGBA"))
     if mode not in ("L", "RGB", "1"):
         image = image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, palette: via RGB
-    return np.asarray(_reduce(image.convert("L")), dtype=np.uint8), None
+    return np.asarray(_reduce(image.convert("L")), dtype=np.uint8), False
 
 
 def _wide_to_gray(image: Image.Image) -> np.ndarray:
@@ -196,23 +204,17 @@ def _wide_to_gray(image: Image.Image) -> np.ndarray:
     return np.asarray(_reduce(Image.fromarray(gray)), dtype=np.uint8)
 
 
-def _composite_alpha(rgba: Image.Image) -> tuple[np.ndarray, str | None]:
-    """Composite onto white when the visible content is dark, else onto black.
-
-    A cut-out product photo has a transparent background: a dark shoe needs a white backdrop
-    to stand out (and is then inverted like any photo), a white shirt needs a black one.
-    """
+def _composite_alpha(rgba: Image.Image) -> tuple[np.ndarray, bool]:
+    """Composite onto white, as the data set's product photos were shot; True if any pixel
+    was not fully opaque. A cut-out garment then looks like a photo on a white background and
+    is inverted like one (a white shirt turns faint, as white garments are in Fashion-MNIST)."""
     rgba = _reduce(rgba)
     alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
     luminance = np.asarray(rgba.convert("L"), dtype=np.float32)
     if alpha.min() >= 1.0:
-        return luminance.astype(np.uint8), None
-    weight = float(alpha.sum())
-    content = float((luminance * alpha).sum() / weight) if weight > 0 else 255.0
-    backdrop = 255.0 if content < 128 else 0.0
-    composited = luminance * alpha + backdrop * (1.0 - alpha)
-    gray = np.clip(np.rint(composited), 0, 255).astype(np.uint8)
-    return gray, "white" if backdrop else "black"
+        return luminance.astype(np.uint8), False
+    composited = luminance * alpha + 255.0 * (1.0 - alpha)
+    return np.clip(np.rint(composited), 0, 255).astype(np.uint8), True
 
 
 def _reduce(image: Image.Image) -> Image.Image:

@@ -36,6 +36,13 @@ class StageTimer:
         return ", ".join(f"{name};dur={ms:.3f}" for name, ms in self.milliseconds.items())
 
 
+def expect_stages(*names: str) -> None:
+    """Report these stages even if they do not run (as 0 ms), so the header keeps one shape."""
+    timer = current_timer()
+    for name in names:
+        timer.milliseconds.setdefault(name, 0.0)
+
+
 def stage(name: str) -> AbstractContextManager[None]:
     """Time a stage of the current request (see `StageTimer.stage`)."""
     return current_timer().stage(name)

@@ -1,0 +1,138 @@
+"""The service under real Gunicorn (service/gunicorn.conf.py) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from conftest import REPO_ROOT, RunningServer, wait_until_ready
+from service_helpers import class_ids, encode, free_port, gif_declaring
+
+CONFIG = REPO_ROOT / "service" / "gunicorn.conf.py"
+
+
+def test_ready_and_a_prediction(gunicorn_server: RunningServer, golden) -> None:
+    images, labels = golden
+    base = gunicorn_server.base_url
+
+    assert requests.get(f"{base}/", timeout=5).json() == {"status": "ok"}
+    assert requests.get(f"{base}/ready", timeout=5).json()["status"] == "ready"
+    response = requests.post(
+        f"{base}/predict",
+        data=encode(images[7], "PNG"),
+        headers={"Content-Type": "image/png"},
+        timeout=5,
+    )
+    assert response.status_code == 200
+    assert class_ids(response.json()) == [labels[7]]
+    assert "infer;dur=" in response.headers["Server-Timing"]
+
+
+def test_bad_inputs_leave_the_workers_serving(gunicorn_server: RunningServer, golden) -> None:
+    images, labels = golden
+    base = gunicorn_server.base_url
+    bad_requests = [
+        (b"[" * 200_000 + b"]" * 200_000, "application/json", 400),
+        (encode(images[0], "PNG")[:100], "image/png", 400),
+        (gif_declaring(65535, 65535), "image/gif", 413),
+        (b"\x00" * 100, "text/plain", 415),
+    ]
+    for _ in range(3):  # enough rounds to reach both workers
+        for body, content_type, status in bad_requests:
+            response = requests.post(
+                f"{base}/predict", data=body, headers={"Content-Type": content_type}, timeout=10
+            )
+            assert response.status_code == status
+            assert "error" in response.json()
+    for image, label in zip(images, labels, strict=True):
+        response = requests.post(
+            f"{base}/predict",
+            data=encode(image, "PNG"),
+            headers={"Content-Type": "image/png"},
+            timeout=5,
+        )
+        assert class_ids(response.json()) == [label]
+
+
+def test_every_line_gunicorn_and_the_app_print_is_json(gunicorn_server: RunningServer) -> None:
+    requests.post(
+        f"{gunicorn_server.base_url}/predict",
+        data=b'{"instances": []}',
+        headers={"Content-Type": "application/json", "Authorization": "Bearer hunter2-token"},
+        timeout=5,
+    )
+    time.sleep(0.2)  # let the worker flush its line
+    lines = [line for line in gunicorn_server.log_text().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # fails on any plain-text line
+
+    messages = [entry.get("message", "") for entry in entries]
+    assert sum(message.startswith("Booting worker") for message in messages) == 2
+    assert any(message == "POST /predict 422" for message in messages)
+    assert "hunter2-token" not in gunicorn_server.log_text()
+
+
+def test_config_binds_port_on_every_interface_and_fits_cloud_run(monkeypatch) -> None:
+    monkeypatch.setenv("PORT", "9123")
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    monkeypatch.delenv("THREADS", raising=False)
+    config = runpy.run_path(str(CONFIG))
+
+    assert config["bind"] == ["0.0.0.0:9123"]
+    assert config["workers"] == 3
+    assert config["worker_class"] == "gthread" and config["threads"] == 4
+    assert config["graceful_timeout"] < 10  # Cloud Run's SIGTERM-to-SIGKILL grace
+    assert config["max_requests"] > 0 and config["max_requests_jitter"] > 0
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+
+
+def test_config_refuses_a_bad_port(monkeypatch) -> None:
+    monkeypatch.setenv("PORT", "eighty")
+    try:
+        runpy.run_path(str(CONFIG))
+    except ValueError as error:
+        assert "PORT" in str(error)
+    else:
+        raise AssertionError("PORT=eighty was accepted")
+
+
+def test_sigterm_stops_gunicorn_gracefully_within_cloud_runs_grace(tmp_path: Path) -> None:
+    port = free_port()
+    log_path = tmp_path / "stdout.log"
+    environment = {
+        **os.environ,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        str(CONFIG),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "service:create_app()",
+    ]
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=environment, stdout=log_file, stderr=subprocess.STDOUT
+        )
+    server = RunningServer(f"http://127.0.0.1:{port}", log_path, process)
+    try:
+        wait_until_ready(server, timeout=60)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

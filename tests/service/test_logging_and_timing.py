@@ -1,0 +1,130 @@
+"""One structured JSON line per request for Cloud Logging, and the Server-Timing header."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+
+import pytest
+from flask import Flask
+from service_helpers import encode
+
+from service import Settings, create_app
+
+TRACE_ID = "105445aa7843bc8bf206b12000100000"
+SECRET_TOKEN = "Bearer sk-do-not-log-me-4f2a"  # noqa: S105 - a marker, not a credential
+
+
+@pytest.fixture
+def logged_app() -> tuple[Flask, io.StringIO]:
+    stream = io.StringIO()
+    app = create_app(Settings(project_id="demo-project"), log_stream=stream)
+    stream.seek(0)
+    stream.truncate()  # start-up lines (and maybe the library's diagnostic entry) are not ours
+    return app, stream
+
+
+def request_lines(stream: io.StringIO) -> list[dict]:
+    """The request log lines; every line on the stream must be one JSON object."""
+    entries = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    return [entry for entry in entries if entry.get("httpRequest")]
+
+
+def test_one_json_line_per_request_with_cloud_logging_fields(logged_app, golden) -> None:
+    app, stream = logged_app
+    images, _ = golden
+    body = encode(images[1], "PNG")
+    response = app.test_client().post(
+        "/predict?source=test",
+        data=body,
+        headers={
+            "Content-Type": "image/png",
+            "User-Agent": "log-test/1.0",
+            "X-Cloud-Trace-Context": f"{TRACE_ID}/1;o=1",
+            "X-Forwarded-For": "203.0.113.9, 10.0.0.1",
+        },
+    )
+    assert response.status_code == 200
+
+    (entry,) = request_lines(stream)
+    assert entry["severity"] == "INFO"
+    assert entry["message"] == "POST /predict 200"
+    http = entry["httpRequest"]
+    assert http["requestMethod"] == "POST"
+    assert http["requestUrl"] == "http://localhost/predict?source=test"
+    assert http["status"] == 200
+    assert re.fullmatch(r"\d+\.\d{6}s", http["latency"])
+    assert http["requestSize"] == str(len(body))
+    assert http["responseSize"] == str(len(response.get_data()))
+    assert http["userAgent"] == "log-test/1.0"
+    assert http["remoteIp"] == "203.0.113.9"
+    assert entry["logging.googleapis.com/trace"] == f"projects/demo-project/traces/{TRACE_ID}"
+    assert entry["logging.googleapis.com/trace_sampled"] is True
+    assert entry["backend"] == "embedded"
+    assert entry["fallback"] is False
+    assert entry["prediction"]["labels"] == [response.json["predictions"][0]["label"]]
+    assert entry["prediction"]["confidences"] == [
+        round(response.json["predictions"][0]["confidence"], 4)
+    ]
+    assert set(entry["timing_ms"]) == {"decode", "preprocess", "infer"}
+
+
+def test_trace_from_w3c_traceparent(logged_app) -> None:
+    app, stream = logged_app
+    traceparent = f"00-{TRACE_ID}-b7ad6b7169203331-01"
+    app.test_client().get("/", headers={"traceparent": traceparent})
+
+    (entry,) = request_lines(stream)
+    assert entry["logging.googleapis.com/trace"] == f"projects/demo-project/traces/{TRACE_ID}"
+    assert entry["logging.googleapis.com/spanId"] == "b7ad6b7169203331"
+
+
+def test_bad_input_is_a_warning_with_its_error_code(logged_app) -> None:
+    app, stream = logged_app
+    app.test_client().post("/predict", data=b"not an image", content_type="image/png")
+
+    (entry,) = request_lines(stream)
+    assert entry["severity"] == "WARNING"
+    assert entry["httpRequest"]["status"] == 415
+    assert entry["error_code"] == "UNSUPPORTED_IMAGE_FORMAT"
+
+
+def test_neither_bodies_nor_authorization_headers_are_logged(logged_app, golden) -> None:
+    app, stream = logged_app
+    images, _ = golden
+    content = base64.b64encode(encode(images[2], "PNG")).decode()
+    client = app.test_client()
+    client.post(
+        "/predict",
+        json={"instances": [{"content": content}]},
+        headers={"Authorization": SECRET_TOKEN},
+    )
+    client.post(
+        "/predict",
+        data=b'{"instances": [{"content": "PLAINTEXT-BODY-MARKER"}]}',
+        headers={"Authorization": SECRET_TOKEN, "Content-Type": "application/json"},
+    )
+
+    logged = stream.getvalue()
+    assert len(request_lines(stream)) == 2
+    assert "sk-do-not-log-me" not in logged
+    assert "Authorization" not in logged and "authorization" not in logged
+    assert content[:40] not in logged
+    assert "PLAINTEXT-BODY-MARKER" not in logged
+
+
+def test_server_timing_reports_decode_preprocess_and_infer(logged_app, golden) -> None:
+    app, _ = logged_app
+    images, _ = golden
+    client = app.test_client()
+    for response in (
+        client.post("/predict", data=encode(images[0], "PNG"), content_type="image/png"),
+        client.post("/predict", json={"instances": [{"pixels": images[0].tolist()}]}),
+    ):
+        header = response.headers["Server-Timing"]
+        stages = dict(re.findall(r"(\w+);dur=(\d+\.\d+)", header))
+        assert list(stages) == ["decode", "preprocess", "infer"]
+        assert all(float(ms) >= 0 for ms in stages.values())
+        assert float(stages["infer"]) > 0
