@@ -1,0 +1,86 @@
+"""Turn YAML items into the clients' own message types (a wrong field fails here, offline)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import json_format
+
+from monitoring import identity
+from monitoring.config import ConfigSet, Item
+from monitoring.errors import ConfigError
+from monitoring.identity import Kind
+from monitoring.resources import LABEL_FIELDS, MESSAGE_TYPES, Desired
+from monitoring.variables import Substitution
+
+# The API JSON name of each kind's label map, as written in the YAML bodies.
+_JSON_LABEL_KEYS = {Kind.DASHBOARD: "labels"}
+_RESERVED_LABELS = (identity.MANAGED_BY_KEY, identity.CONFIG_ID_KEY, identity.CONFIG_SHA_KEY)
+
+
+def parse_message(kind: Kind, body: dict[str, Any], item: Item) -> Any:
+    """API JSON -> proto-plus message; unknown fields and wrong types are ConfigErrors."""
+    message_type = MESSAGE_TYPES[kind]
+    raw = message_type.pb()()
+    try:
+        json_format.ParseDict(body, raw, ignore_unknown_fields=False)
+    except (json_format.ParseError, TypeError, ValueError) as error:
+        raise item.error("", f"not a valid {raw.DESCRIPTOR.full_name}: {error}") from None
+    return message_type.wrap(raw)
+
+
+def build_items(
+    config: ConfigSet, substitution: Substitution, project: str
+) -> tuple[list[Desired], list[ConfigError]]:
+    """Every YAML-defined object; errors are collected so that all of them are reported."""
+    built: list[Desired] = []
+    errors: list[ConfigError] = []
+    groups = (
+        (Kind.LOG_METRIC, config.log_metrics),
+        (Kind.UPTIME_CHECK, config.uptime_checks),
+        (Kind.ALERT_POLICY, config.alert_policies),
+        (Kind.DASHBOARD, config.dashboards),
+    )
+    for kind, items in groups:
+        for item in items:
+            seen = len(substitution.errors)
+            body = substitution.apply(item.body, item.file, item.path)
+            if len(substitution.errors) > seen:
+                continue  # reported by the substitution; parsing would only repeat it
+            try:
+                built.append(_desired(kind, item, body, project))
+            except ConfigError as error:
+                errors.append(error)
+    return built, errors
+
+
+def _desired(kind: Kind, item: Item, body: dict[str, Any], project: str) -> Desired:
+    if "name" in body:
+        raise item.error("name", "is assigned by the toolkit (from the id) or by the API")
+    message = parse_message(kind, body, item)
+    source = f"{item.file}: {item.path}"
+    if kind is Kind.LOG_METRIC:
+        message.name = identity.log_metric_name(item.config_id)
+        described = message.description.rstrip()
+        message.description = f"{described} {identity.LOG_METRIC_MARKER}".lstrip()
+        return Desired(kind, item.config_id, message, source)
+    labels = getattr(message, LABEL_FIELDS[kind])
+    for key in _RESERVED_LABELS:
+        if key in labels:
+            label_key = _JSON_LABEL_KEYS.get(kind, "userLabels")
+            raise item.error(f"{label_key}.{key}", "is set by the toolkit")
+    labels.update(identity.identity_labels(item.config_id))
+    return Desired(kind, item.config_id, message, source)
+
+
+def stamp_digest(desired: Desired) -> Desired:
+    """Record a digest of the final payload in its labels (see identity.py for why)."""
+    field_name = LABEL_FIELDS.get(desired.kind)
+    if field_name is None:
+        return desired
+    message = type(desired.message)(desired.message)  # a copy: Desired stays immutable
+    labels = getattr(message, field_name)
+    labels.pop(identity.CONFIG_SHA_KEY, None)
+    serialized = type(message).pb(message).SerializeToString(deterministic=True)
+    labels[identity.CONFIG_SHA_KEY] = identity.payload_digest(serialized)
+    return desired.with_message(message, desired.pending)

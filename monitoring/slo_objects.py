@@ -1,0 +1,197 @@
+"""slo/'s objectives as Cloud Monitoring objects: a custom service, request-based SLOs and
+multi-window, multi-burn-rate alert policies (Google SRE workbook, "Alerting on SLOs").
+
+Nothing numeric is written here: goals, the window, latency thresholds, alert windows and
+budget shares come from slo/ (slo.load_slos, slo.load_alert_windows); burn-rate thresholds from
+AlertWindow.burn_rate_threshold. Routing, severities and the runbook text come from
+slo_alerts.yaml.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+from google.cloud import monitoring_v3
+
+import slo
+from monitoring import identity
+from monitoring.build import parse_message
+from monitoring.config import Item
+from monitoring.identity import Kind
+from monitoring.resources import Desired
+
+_CLOUD_RUN = 'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}"'
+_REQUESTS = 'metric.type="run.googleapis.com/request_count"'
+_LATENCIES = 'metric.type="run.googleapis.com/request_latencies"'
+_SERVER_ERRORS = 'metric.labels.response_code_class="5xx"'
+
+
+def slo_name(project: str, service_id: str, objective: str) -> str:
+    return f"projects/{project}/services/{service_id}/serviceLevelObjectives/{objective}"
+
+
+def builtin_variables(
+    slos: slo.SloSet, windows: tuple[slo.AlertWindow, ...], project: str, service_id: str
+) -> dict[str, Any]:
+    """The read-only variables that let dashboards and alerts refer to slo/'s numbers."""
+    values: dict[str, Any] = {"slo.window_days": slos.window_days}
+    for objective in slos.objectives:
+        prefix = f"slo.{objective.name}"
+        values[f"{prefix}.name"] = slo_name(project, service_id, objective.name)
+        values[f"{prefix}.goal"] = objective.goal
+        values[f"{prefix}.error_budget"] = objective.error_budget
+        if objective.threshold_ms is not None:
+            values[f"{prefix}.threshold_ms"] = objective.threshold_ms
+    for window in windows:
+        prefix = f"alert_window.{window.name}"
+        values[f"{prefix}.burn_rate"] = window.burn_rate_threshold(slos.window_days)
+        values[f"{prefix}.long_window"] = _seconds(window.long_window)
+        values[f"{prefix}.short_window"] = _seconds(window.short_window)
+    return values
+
+
+def build_slo_objects(
+    settings: dict[str, Any],
+    item: Item,
+    slos: slo.SloSet,
+    windows: tuple[slo.AlertWindow, ...],
+    variables: dict[str, Any],
+) -> list[Desired]:
+    """The service, one SLO per objective, one burn-rate policy per objective and window."""
+    project = variables["project"]
+    source = f"{item.file}: "
+    service = parse_message(Kind.SERVICE, _service_body(settings, item), _sub(item, "service"))
+    service_id = settings["service"]["id"]
+    service.name = f"projects/{project}/services/{service_id}"
+    service.user_labels.update(identity.identity_labels(service_id))
+    objects = [Desired(Kind.SERVICE, service_id, service, source + "service")]
+    for objective in slos.objectives:
+        message = _objective(objective, slos, variables, service.name)
+        where = f"{slos.source}: objectives ({objective.name})"
+        objects.append(Desired(Kind.SLO, objective.name, message, where, parent=service.name))
+        for window in windows:
+            policy = _burn_rate_policy(settings, item, objective, window, slos, message.name)
+            config_id = f"slo-{objective.name}-{window.name}"
+            objects.append(Desired(Kind.ALERT_POLICY, config_id, policy, source + "severities"))
+    return objects
+
+
+def _service_body(settings: dict[str, Any], item: Item) -> dict[str, Any]:
+    body = settings["service"]
+    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+        raise item.error("service.id", "is required (the custom service's id)")
+    return {"displayName": body.get("displayName", ""), "custom": {}}
+
+
+def _objective(
+    objective: slo.Objective, slos: slo.SloSet, variables: dict[str, Any], service: str
+) -> monitoring_v3.ServiceLevelObjective:
+    cloud_run = _CLOUD_RUN.format(service=variables["service"])
+    if "region" in variables:
+        cloud_run += f' AND resource.labels.location="{variables["region"]}"'
+    if objective.sli == "availability":
+        ratio = monitoring_v3.TimeSeriesRatio(
+            bad_service_filter=f"{_REQUESTS} AND {cloud_run} AND {_SERVER_ERRORS}",
+            total_service_filter=f"{_REQUESTS} AND {cloud_run}",
+        )
+        request_based = monitoring_v3.RequestBasedSli(good_total_ratio=ratio)
+    else:
+        # "< max" is asked for with min = -infinity (ServiceLevelObjective Range documentation).
+        cut = monitoring_v3.DistributionCut(
+            distribution_filter=f"{_LATENCIES} AND {cloud_run}",
+            range_=monitoring_v3.Range(min_=-math.inf, max_=objective.threshold_ms),
+        )
+        request_based = monitoring_v3.RequestBasedSli(distribution_cut=cut)
+    return monitoring_v3.ServiceLevelObjective(
+        name=f"{service}/serviceLevelObjectives/{objective.name}",
+        display_name=objective.description or f"{objective.name}: {objective.goal:.3%}",
+        service_level_indicator=monitoring_v3.ServiceLevelIndicator(request_based=request_based),
+        goal=objective.goal,
+        rolling_period=timedelta(days=slos.window_days),
+        user_labels=identity.identity_labels(objective.name),
+    )
+
+
+def _burn_rate_policy(
+    settings: dict[str, Any],
+    item: Item,
+    objective: slo.Objective,
+    window: slo.AlertWindow,
+    slos: slo.SloSet,
+    slo_resource: str,
+) -> monitoring_v3.AlertPolicy:
+    threshold = window.burn_rate_threshold(slos.window_days)
+    routing = settings["severities"].get(window.severity)
+    if not isinstance(routing, dict):
+        raise item.error(f"severities.{window.severity}", "is required by slo/ alert windows")
+    body = {
+        "displayName": f"SLO {objective.name}: {window.name} "
+        f"(burn rate > {threshold:g} over {_human(window.long_window)})",
+        "documentation": {
+            "content": _runbook(settings["documentation"], objective, window, slos, threshold),
+            "mimeType": "text/markdown",
+        },
+        "userLabels": {"severity": window.severity, "slo": objective.name},
+        "combiner": "AND",
+        "conditions": [
+            _burn_rate_condition(slo_resource, window.long_window, threshold),
+            _burn_rate_condition(slo_resource, window.short_window, threshold),
+        ],
+        **routing,
+    }
+    policy = parse_message(Kind.ALERT_POLICY, body, _sub(item, f"severities.{window.severity}"))
+    policy.user_labels.update(identity.identity_labels(f"slo-{objective.name}-{window.name}"))
+    return policy
+
+
+def _burn_rate_condition(slo_resource: str, window: timedelta, threshold: float) -> dict[str, Any]:
+    lookback = _seconds(window)
+    return {
+        "displayName": f"Burn rate over {_human(window)} above {threshold:g}",
+        "conditionThreshold": {
+            "filter": f'select_slo_burn_rate("{slo_resource}", "{lookback}")',
+            "comparison": "COMPARISON_GT",
+            "thresholdValue": threshold,
+            "duration": "0s",
+            "trigger": {"count": 1},
+        },
+    }
+
+
+def _runbook(
+    template: Any, objective: slo.Objective, window: slo.AlertWindow, slos: slo.SloSet, rate: float
+) -> str:
+    values = {
+        "objective": objective.name,
+        "description": objective.description,
+        "goal": f"{objective.goal * 100:g}%",
+        "window_days": str(slos.window_days),
+        "alert": window.name,
+        "severity": window.severity,
+        "burn_rate": f"{rate:g}",
+        "budget_share": f"{window.budget_share:.0%}",
+        "long_window": _human(window.long_window),
+        "short_window": _human(window.short_window),
+    }
+    text = str(template)
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    return text
+
+
+def _sub(item: Item, path: str) -> Item:
+    return Item(item.config_id, item.body, item.file, path)
+
+
+def _seconds(window: timedelta) -> str:
+    return f"{int(window.total_seconds())}s"
+
+
+def _human(window: timedelta) -> str:
+    seconds = int(window.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
