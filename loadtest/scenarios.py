@@ -1,0 +1,225 @@
+"""What the load test's clients do: the API used as real clients use it.
+
+One Locust FastHttpUser with weighted tasks, one request each: raw PNG uploads, base64 JSON, a
+pixel array, multipart uploads, JSON batches, a small share of deliberately bad requests, and
+health/readiness probes. Every image is a committed test image with a known label; an answer
+with the wrong label, a malformed body or an unexpected status is a failure. A bad request
+answered with its expected 4xx and the API's error body is a success; a 5xx never is.
+
+In the open model (--arrival-rate > 0) each task first waits for its arrival slot
+(loadtest.arrivals); in the closed model a user thinks 0.5-1.5 s between requests.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from locust import FastHttpUser, task
+
+from loadtest import arrivals
+from loadtest.auth import TokenUnavailable
+from loadtest.samples import Sample, load_samples
+
+PREDICT = "/predict"
+BATCH_SIZES = (2, 8)
+THINK_TIME_S = (0.5, 1.5)
+SAMPLES: tuple[Sample, ...] = load_samples()
+for _sample in SAMPLES:  # encode and decode now: a first use mid-run would stall the event loop
+    _sample.base64, _sample.pixels  # noqa: B018
+
+
+@dataclass(frozen=True)
+class BadRequest:
+    """A request the API must refuse with one of `expected` statuses and its error body."""
+
+    name: str
+    content_type: str
+    body: bytes
+    expected: frozenset[int]
+
+
+BAD_REQUESTS = (
+    BadRequest("empty image", "image/png", b"", frozenset({400})),
+    BadRequest("not an image", "image/png", b"this is not a PNG file", frozenset({400, 415, 422})),
+    BadRequest("text body", "text/plain", b"a garment, probably", frozenset({415})),
+    BadRequest("broken json", "application/json", b'{"instances": [', frozenset({400})),
+    BadRequest(
+        "bad base64",
+        "application/json",
+        json.dumps({"instances": [{"content": "%%% not base64 %%%"}]}).encode(),
+        frozenset({400, 422}),
+    ),
+)
+
+# Set per process by loadtest.hooks when the target needs an identity token.
+token_provider: Any = None
+
+
+class PredictionClient(FastHttpUser):
+    """A client of the prediction API (weights: share of iterations, out of 100)."""
+
+    network_timeout = 30.0
+    connection_timeout = 10.0
+
+    def wait_time(self) -> float:
+        if self._open_model():
+            return 0.0  # pacing happens in `_pace`, on the shared arrival schedule
+        return random.uniform(*THINK_TIME_S)  # noqa: S311 - load pacing, not security
+
+    @task(40)
+    def predict_png(self) -> None:
+        sample = self._pace_and_pick()
+        self._predict("png", [sample], data=sample.png, content_type="image/png")
+
+    @task(20)
+    def predict_base64_json(self) -> None:
+        sample = self._pace_and_pick()
+        body = {"instances": [{"content": sample.base64}]}
+        self._predict("json base64", [sample], data=json.dumps(body).encode())
+
+    @task(5)
+    def predict_pixels_json(self) -> None:
+        sample = self._pace_and_pick()
+        body = {"instances": [{"pixels": sample.pixels}]}
+        self._predict("json pixels", [sample], data=json.dumps(body).encode())
+
+    @task(10)
+    def predict_multipart(self) -> None:
+        sample = self._pace_and_pick()
+        body, content_type = multipart_body("image", sample.file, sample.png)
+        self._predict("multipart", [sample], data=body, content_type=content_type)
+
+    @task(10)
+    def predict_batch(self) -> None:
+        self._pace()
+        batch = random.sample(SAMPLES, random.randint(*BATCH_SIZES))  # noqa: S311
+        body = {"instances": [{"content": sample.base64} for sample in batch]}
+        self._predict("json batch", batch, data=json.dumps(body).encode())
+
+    @task(5)
+    def bad_request(self) -> None:
+        self._pace()
+        bad = random.choice(BAD_REQUESTS)  # noqa: S311
+        headers = {**self._auth(), "Content-Type": bad.content_type}
+        name = f"POST {PREDICT} bad: {bad.name}"
+        with self.client.post(
+            PREDICT, data=bad.body, headers=headers, name=name, catch_response=True
+        ) as response:
+            check_rejection(response, bad.expected)
+
+    @task(5)
+    def health(self) -> None:
+        self._probe("/")
+
+    @task(5)
+    def readiness(self) -> None:
+        self._probe("/ready")
+
+    def _probe(self, path: str) -> None:
+        self._pace()
+        with self.client.get(
+            path, headers=self._auth(), name=f"GET {path}", catch_response=True
+        ) as response:
+            if response.status_code == 200:
+                response.success()
+            else:
+                response.failure(f"{path} answered {response.status_code}")
+
+    def _predict(
+        self,
+        kind: str,
+        expected: list[Sample],
+        data: bytes,
+        content_type: str = "application/json",
+    ) -> None:
+        headers = {**self._auth(), "Content-Type": content_type}
+        with self.client.post(
+            PREDICT, data=data, headers=headers, name=f"POST {PREDICT} {kind}", catch_response=True
+        ) as response:
+            check_prediction(response, expected)
+
+    def _pace_and_pick(self) -> Sample:
+        self._pace()
+        return random.choice(SAMPLES)  # noqa: S311
+
+    def _pace(self) -> None:
+        if self._open_model():
+            arrivals.SCHEDULER.wait_for_slot()
+
+    def _open_model(self) -> bool:
+        options = self.environment.parsed_options
+        return bool(options and getattr(options, "arrival_rate", 0) > 0)
+
+    def _auth(self) -> dict[str, str]:
+        if token_provider is None:
+            return {}
+        try:
+            return token_provider.authorization_header()
+        except TokenUnavailable:
+            # Logged once by the provider; the answers (401/403) tell the gate what happened.
+            return {}
+
+
+def check_prediction(response: Any, expected: list[Sample]) -> None:
+    """Success only for a 200 whose predictions carry the known labels, in order."""
+    if response.status_code != 200:
+        response.failure(f"HTTP {response.status_code}: {_error_code(response)}")
+        return
+    try:
+        predictions = response.json()["predictions"]
+        labels = [(p["label"], p["class_id"]) for p in predictions]
+    except (ValueError, KeyError, TypeError) as error:
+        response.failure(f"malformed prediction body: {error!r}")
+        return
+    if len(labels) != len(expected):
+        response.failure(f"{len(labels)} predictions for {len(expected)} images")
+        return
+    wrong = [
+        f"{sample.file}: expected {sample.label}, got {label}"
+        for sample, (label, class_id) in zip(expected, labels, strict=True)
+        if (label, class_id) != (sample.label, sample.class_id)
+    ]
+    if wrong:
+        response.failure("wrong label: " + "; ".join(wrong[:3]))
+        return
+    response.success()
+
+
+def check_rejection(response: Any, expected: frozenset[int]) -> None:
+    """Success only for an expected 4xx with the API's {"error": {"code", "message"}} body."""
+    status = response.status_code
+    if status not in expected:
+        response.failure(f"bad request answered {status}, expected {sorted(expected)}")
+        return
+    try:
+        error = response.json()["error"]
+        valid = isinstance(error["code"], str) and isinstance(error["message"], str)
+    except (ValueError, KeyError, TypeError):
+        valid = False
+    if valid:
+        response.success()
+    else:
+        response.failure(f"{status} without the API's error body")
+
+
+def multipart_body(field_name: str, filename: str, content: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body with one file field (FastHttpUser has no `files=`)."""
+    boundary = uuid.uuid4().hex
+    head = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="{field_name}"; filename="{filename}"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    return head + content + tail, f"multipart/form-data; boundary={boundary}"
+
+
+def _error_code(response: Any) -> str:
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return "no error body"
