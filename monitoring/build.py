@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from google.protobuf import json_format
@@ -25,8 +26,31 @@ def parse_message(kind: Kind, body: dict[str, Any], item: Item) -> Any:
     try:
         json_format.ParseDict(body, raw, ignore_unknown_fields=False)
     except (json_format.ParseError, TypeError, ValueError) as error:
-        raise item.error("", f"not a valid {raw.DESCRIPTOR.full_name}: {error}") from None
+        subpath, reason = _locate(str(error))
+        raise item.error(subpath, f"{reason} (in {raw.DESCRIPTOR.full_name})") from None
     return message_type.wrap(raw)
+
+
+_WHERE = re.compile(r' at "?[A-Za-z]+\.?([^"\s]*?)"?\.*$')
+_FIELD_CHAIN = re.compile(r"^(?:Failed to parse (\w+) field: )+")
+_UNKNOWN = re.compile(r'has no field named "([^"]+)"')
+
+
+def _locate(message: str) -> tuple[str, str]:
+    """protobuf's 'Failed to parse a field: ... at "Type.path"' -> (path, the reason)."""
+    first_line = message.splitlines()[0]
+    chain = re.findall(r"Failed to parse (\w+) field: ", first_line)
+    reason = _FIELD_CHAIN.sub("", first_line)
+    where = _WHERE.search(reason)
+    path = where.group(1) if where else ".".join(chain)
+    reason = _WHERE.sub("", reason).rstrip(".")
+    unknown = _UNKNOWN.search(reason)
+    if unknown:
+        path = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
+        known = re.search(r"Available Fields\(except extensions\): \"\[(.*)\]\"", message)
+        names = known.group(1).replace("'", "") if known else ""
+        reason = f"unknown field (known: {names})" if names else "unknown field"
+    return path, reason
 
 
 def build_items(

@@ -57,9 +57,9 @@ def load(sources: Sources, environment_file: Path) -> Loaded:
         desired += build_slo_objects(settings, config.slo_alerts, slos, windows, variables)
     except ConfigError as error:
         errors.append(error)
+    # The checks of meaning run on whatever was built, so that one run reports everything.
     errors = substitution.errors + errors
-    if not errors:
-        errors = validate.check(desired, slos, windows, sources.alert_windows_file)
+    errors += validate.check(desired, slos, windows, sources.alert_windows_file)
     if errors:
         raise ConfigErrors(errors)
     desired.sort(key=lambda d: (d.kind.order, d.config_id))

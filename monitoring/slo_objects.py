@@ -44,8 +44,11 @@ def builtin_variables(
         values[f"{prefix}.error_budget"] = objective.error_budget
         if objective.threshold_ms is not None:
             values[f"{prefix}.threshold_ms"] = objective.threshold_ms
-    for window in windows:
-        prefix = f"alert_window.{window.name}"
+    pages = sorted((w for w in windows if w.severity == "page"), key=lambda w: w.long_window)
+    # fast_page: the page window with the shortest long window, whatever slo/ names it.
+    named = [(w.name, w) for w in windows] + ([("fast_page", pages[0])] if pages else [])
+    for name, window in named:
+        prefix = f"alert_window.{name}"
         values[f"{prefix}.burn_rate"] = window.burn_rate_threshold(slos.window_days)
         values[f"{prefix}.long_window"] = _seconds(window.long_window)
         values[f"{prefix}.short_window"] = _seconds(window.short_window)

@@ -5,7 +5,8 @@ single `${name}`, the value keeps its type (a list of channels, a number for a t
 `$${` writes a literal `${`. Names are dotted paths into the merged mapping of variables.yaml
 (defaults) and environments/NAME.yaml, plus read-only built-ins computed from slo/:
 `service`'s default, `slo.<objective>.name|goal|threshold_ms`, `slo.window_days` and
-`alert_window.<name>.burn_rate`.
+`alert_window.<name>.burn_rate|long_window|short_window` (`fast_page`: the page window with
+the shortest long window).
 """
 
 from __future__ import annotations

@@ -1,0 +1,144 @@
+"""render: the exact payloads, offline and without credentials, parsed back with the official
+message types; and `python -m monitoring` as a process, as nox runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.cloud import monitoring_dashboard_v1, monitoring_v3
+from google.cloud.logging_v2.types import LogMetric
+from google.protobuf import json_format
+
+from tests.monitoring.helpers import DEFINITIONS, STAGING_PROJECT, run_cli
+
+OFFICIAL_TYPES = {
+    "google.logging.v2.LogMetric": LogMetric,
+    "google.monitoring.v3.Service": monitoring_v3.Service,
+    "google.monitoring.v3.ServiceLevelObjective": monitoring_v3.ServiceLevelObjective,
+    "google.monitoring.v3.UptimeCheckConfig": monitoring_v3.UptimeCheckConfig,
+    "google.monitoring.v3.AlertPolicy": monitoring_v3.AlertPolicy,
+    "google.monitoring.dashboard.v1.Dashboard": monitoring_dashboard_v1.Dashboard,
+}
+REPOSITORY = DEFINITIONS.parent
+
+
+def python_m_monitoring(*argv: str | Path, home: Path) -> subprocess.CompletedProcess[str]:
+    """A separate process with no Google credentials anywhere it could find them."""
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("GOOGLE_", "GCLOUD"))
+    }
+    environment.update(
+        HOME=str(home),
+        GOOGLE_APPLICATION_CREDENTIALS=str(home / "no-such-key.json"),
+        PYTHONPATH=str(REPOSITORY),
+    )
+    command = [sys.executable, "-m", "monitoring", *map(str, argv)]
+    return subprocess.run(
+        command, capture_output=True, text=True, env=environment, cwd=home, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[str, Any]:
+    home = tmp_path_factory.mktemp("home")
+    result = python_m_monitoring("render", "--env", "production", home=home)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def objects(document: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {o["id"]: o["payload"] for o in document["objects"] if o["kind"] == kind}
+
+
+def test_every_rendered_payload_parses_with_the_official_message_type(rendered):
+    assert rendered["project"] == "fashion-serve-prod"
+    assert len(rendered["objects"]) == 24
+    for item in rendered["objects"]:
+        message_type = OFFICIAL_TYPES[item["type"]]
+        message = message_type.from_json(json.dumps(item["payload"]))  # unknown fields fail here
+        round_trip = json_format.MessageToDict(message_type.pb(message))
+        assert round_trip == item["payload"]
+
+
+def test_the_slos_are_request_based_over_cloud_run_metrics(rendered):
+    service = objects(rendered, "service")["prediction-service"]
+    assert service["custom"] == {} and service["userLabels"]["managed-by"] == "fashion-serve"
+    slos = objects(rendered, "slo")
+    availability = slos["availability"]
+    assert availability["goal"] == 0.999 and availability["rollingPeriod"] == "2592000s"
+    ratio = availability["serviceLevelIndicator"]["requestBased"]["goodTotalRatio"]
+    assert set(ratio) == {"badServiceFilter", "totalServiceFilter"}
+    assert 'metric.type="run.googleapis.com/request_count"' in ratio["totalServiceFilter"]
+    assert ratio["badServiceFilter"].endswith('metric.labels.response_code_class="5xx"')
+    cut = slos["latency"]["serviceLevelIndicator"]["requestBased"]["distributionCut"]
+    assert 'metric.type="run.googleapis.com/request_latencies"' in cut["distributionFilter"]
+    assert cut["range"] == {"min": "-Infinity", "max": 200.0}
+
+
+def test_burn_rate_policies_have_two_windows_combined_with_and_routed_by_severity(rendered):
+    policies = objects(rendered, "alert-policy")
+    page = policies["slo-availability-page-fast-burn"]
+    assert page["combiner"] == "AND" and page["severity"] == "CRITICAL"
+    assert page["notificationChannels"] == [
+        "Production pager (PagerDuty)",
+        "Production on-call (email)",
+    ]
+    service = "projects/fashion-serve-prod/services/prediction-service"
+    slo_name = f"{service}/serviceLevelObjectives/availability"
+    filters = [c["conditionThreshold"]["filter"] for c in page["conditions"]]
+    assert filters == [
+        f'select_slo_burn_rate("{slo_name}", "3600s")',
+        f'select_slo_burn_rate("{slo_name}", "300s")',
+    ]
+    assert {c["conditionThreshold"]["comparison"] for c in page["conditions"]} == {"COMPARISON_GT"}
+    ticket = policies["slo-latency-ticket-slow-burn"]
+    assert ticket["severity"] == "WARNING"
+    assert ticket["notificationChannels"] == ["Production tickets (email)"]
+    assert (
+        "## SLO latency: error budget burning 1x too fast (ticket)"
+        in ticket["documentation"]["content"]
+    )
+
+
+def test_the_uptime_check_probes_the_health_route_with_an_oidc_token(rendered):
+    check = objects(rendered, "uptime-check")["health"]
+    assert check["monitoredResource"] == {
+        "type": "cloud_run_revision",
+        "labels": {
+            "project_id": "fashion-serve-prod",
+            "service_name": "prediction-service",
+            "location": "europe-west1",
+        },
+    }
+    assert check["httpCheck"]["path"] == "/"
+    assert check["httpCheck"]["serviceAgentAuthentication"] == {"type": "OIDC_TOKEN"}
+    uptime_alert = objects(rendered, "alert-policy")["uptime-check-failing"]
+    assert (
+        'metric.labels.check_id="@{uptime_check:health}"'
+        in uptime_alert["conditions"][0]["conditionThreshold"]["filter"]
+    )
+    pending = next(o for o in rendered["objects"] if o["id"] == "uptime-check-failing")["pending"]
+    assert pending == ["uptime check health: id known after apply"]
+
+
+def test_render_writes_a_file_when_asked(tmp_path):
+    output = tmp_path / "payloads.json"
+    result = run_cli("render", "--env", "staging", "--output", output)
+    assert result.code == 0 and result.out == f"Wrote 24 payloads to {output}.\n"
+    assert json.loads(output.read_text())["project"] == STAGING_PROJECT
+
+
+def test_python_m_monitoring_plans_against_the_fake(fake, tmp_path):
+    result = python_m_monitoring(
+        "plan", "--env", "staging", "--endpoint", fake.endpoint, home=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "Plan: 24 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged." in result.stdout
+    )
