@@ -44,7 +44,7 @@ import numpy as np
 from google.cloud.aiplatform_v1 import PredictRequest, PredictResponse
 from google.protobuf import json_format
 from PIL import Image
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from service.labels import CLASS_NAMES
@@ -171,6 +171,13 @@ class FakeModel:
 MALFORMED_PREDICTIONS = [{"unexpected": "shape"}]
 
 
+class QuietRequestHandler(WSGIRequestHandler):
+    """No access-log line per request: tests print what they measured instead."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+
 class FakeVertexServer:
     """Both protocols on loopback, one fault plan, one model."""
 
@@ -196,7 +203,9 @@ class FakeVertexServer:
         )
         self.grpc_port = self._grpc_server.add_insecure_port(f"{HOST}:{grpc_port}")
         self._grpc_server.start()
-        self._http_server = make_server(HOST, rest_port, self._wsgi, threaded=True)
+        self._http_server = make_server(
+            HOST, rest_port, self._wsgi, threaded=True, request_handler=QuietRequestHandler
+        )
         self.rest_port = self._http_server.server_port
         threading.Thread(target=self._http_server.serve_forever, daemon=True).start()
         return self

@@ -1,0 +1,187 @@
+"""Fixtures for the Vertex AI backend: the fake Vertex AI server, in this process or as its own
+process, and API-tier Gunicorn processes pointed at it (the seed's two tiers on loopback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from service_helpers import free_port
+
+from tests.fakes.vertex_server import FakeVertexServer
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+STARTUP_SECONDS = 60
+
+
+@pytest.fixture(scope="session")
+def fake_vertex_server() -> Iterator[FakeVertexServer]:
+    with FakeVertexServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_vertex(fake_vertex_server: FakeVertexServer) -> Iterator[FakeVertexServer]:
+    """The in-process fake, with no fault and zeroed counters for each test."""
+    fake_vertex_server.faults.reset()
+    yield fake_vertex_server
+    fake_vertex_server.faults.reset()
+
+
+@dataclass
+class FakeVertexProcess:
+    """`python -m tests.fakes.vertex_server`, steered over its control routes."""
+
+    process: subprocess.Popen
+    rest_port: int
+    grpc_port: int
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.rest_port}"
+
+    def fault(self, kind: str, count: int | None = None, latency_ms: int = 0) -> None:
+        fault = {"kind": kind, "count": count, "latency_ms": latency_ms}
+        requests.post(f"{self.rest_url}/_control/fault", json=fault, timeout=5).raise_for_status()
+
+    def reset(self) -> None:
+        requests.post(f"{self.rest_url}/_control/reset", timeout=5).raise_for_status()
+
+    def attempts(self) -> int:
+        return requests.get(f"{self.rest_url}/_control/stats", timeout=5).json()["attempts"]
+
+
+@pytest.fixture(scope="session")
+def fake_vertex_process() -> Iterator[FakeVertexProcess]:
+    """The model tier: the fake Vertex AI server over the embedded model, as a process."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.vertex_server", "--port", "0", "--grpc-port", "0"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ports = json.loads(process.stdout.readline() or "{}")  # its first line: the ports
+        if not ports:
+            pytest.fail(f"the fake Vertex AI server exited with {process.wait(timeout=10)}")
+        yield FakeVertexProcess(process, ports["rest_port"], ports["grpc_port"])
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@dataclass
+class ApiTier:
+    base_url: str
+    log_path: Path
+    process: subprocess.Popen
+
+    def log_records(self) -> list[dict]:
+        """The JSON lines Gunicorn and the app wrote so far (other lines skipped)."""
+        records = []
+        for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("{"):
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    continue
+        return records
+
+
+def start_api_tier(environment: dict[str, str], log_path: Path) -> ApiTier:
+    """Gunicorn (one worker, so that one circuit breaker sees every request) on loopback."""
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py"]
+    command += ["--bind", f"127.0.0.1:{port}", "service:create_app()"]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "WEB_CONCURRENCY": "1", "THREADS": "4"}
+    with log_path.open("w", encoding="utf-8") as log_file:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env={**env, **environment},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    return ApiTier(f"http://127.0.0.1:{port}", log_path, process)
+
+
+def wait_until_ready(tier: ApiTier) -> None:
+    give_up = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < give_up:
+        if tier.process.poll() is not None:
+            pytest.fail(f"API tier exited:\n{tier.log_path.read_text(errors='replace')}")
+        try:
+            if requests.get(f"{tier.base_url}/ready", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:  # not listening yet, or the worker still booting
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"API tier not ready:\n{tier.log_path.read_text(errors='replace')}")
+
+
+def stop(tier: ApiTier) -> None:
+    tier.process.terminate()
+    try:
+        tier.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        tier.process.kill()
+        tier.process.wait()
+
+
+# The request deadline and the retry budget the two-tier tests hold the service to.
+DEADLINE_SECONDS = 2.5
+CALL_TIMEOUT_SECONDS = 1.0
+RETRIES = 2
+BREAKER_FAILURES = 4
+BREAKER_RESET_SECONDS = 1.0
+
+
+@pytest.fixture(scope="session")
+def api_tiers(
+    fake_vertex_process: FakeVertexProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, ApiTier]]:
+    """Two API tiers in front of the fake, started together:
+    - "grpc": ENDPOINT_ID alone (so BACKEND=vertex), gRPC, AutoML image instances, no fallback;
+    - "fallback": REST, 784-float vector instances, VERTEX_FALLBACK=embedded."""
+    common = {
+        "PROJECT_ID": "fashion-test",
+        "LOCATION": "us-central1",
+        "ENDPOINT_ID": "1234567890",
+        "PREDICT_TIMEOUT_SECONDS": str(DEADLINE_SECONDS),
+        "VERTEX_TIMEOUT_SECONDS": str(CALL_TIMEOUT_SECONDS),
+        "VERTEX_RETRIES": str(RETRIES),
+        "VERTEX_BREAKER_FAILURES": str(BREAKER_FAILURES),
+        "VERTEX_BREAKER_RESET_SECONDS": str(BREAKER_RESET_SECONDS),
+    }
+    logs = tmp_path_factory.mktemp("api-tiers")
+    grpc_environment = {
+        **common,
+        "VERTEX_API_ENDPOINT": f"http://127.0.0.1:{fake_vertex_process.grpc_port}",
+    }
+    fallback_environment = {
+        **common,
+        "VERTEX_API_ENDPOINT": fake_vertex_process.rest_url,
+        "VERTEX_TRANSPORT": "rest",
+        "VERTEX_INSTANCE_FORMAT": "vector",
+        "VERTEX_FALLBACK": "embedded",
+    }
+    tiers = {
+        "grpc": start_api_tier(grpc_environment, logs / "grpc.log"),
+        "fallback": start_api_tier(fallback_environment, logs / "fallback.log"),
+    }
+    try:
+        for tier in tiers.values():
+            wait_until_ready(tier)
+        yield tiers
+    finally:
+        for tier in tiers.values():
+            stop(tier)
