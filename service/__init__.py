@@ -22,10 +22,10 @@ def create_app(settings: Settings | None = None, *, log_stream: TextIO | None = 
     """The WSGI app. Settings come from the environment unless given; logs go to stdout."""
     # Imported here so that `service.config` stays importable without the serving stack
     # (gunicorn.conf.py reads it before a worker imports NumPy).
-    from service import errors, health, logs, predict, timing
+    from service import errors, health, logs, model_server, openapi, predict, timing
 
     settings = settings or Settings.from_env()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no /static route: openapi.json lists them all
     app.config["SETTINGS"] = settings
     # Werkzeug answers 413 for a body over the limit before the view reads it.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -38,4 +38,6 @@ def create_app(settings: Settings | None = None, *, log_stream: TextIO | None = 
     timing.init_app(app)
     health.init_app(app, settings)
     predict.init_app(app, settings)
+    model_server.init_app(app, settings)
+    openapi.init_app(app, settings)
     return app
