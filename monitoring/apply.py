@@ -1,7 +1,9 @@
 """Carry out a plan: creations and updates in dependency order, then deletions in reverse.
 
 Each run starts from what the project holds, so a run that failed half-way is finished by
-running it again: what was done shows as unchanged, the rest is still planned.
+running it again: what was done shows as unchanged, the rest is still planned. A replacement
+creates the new object before deleting the old one (alerts are repointed in between), except
+for log-based metrics, whose successor has the same name: those are deleted first.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from monitoring import plan as planning
 from monitoring.api import ProjectApi
 from monitoring.identity import Kind
 from monitoring.references import References
-from monitoring.resources import Desired
+from monitoring.resources import NAMED_KINDS, Desired
 from monitoring.state import State, finalize, uptime_check_ids
 
 
@@ -40,6 +42,8 @@ def apply_plan(
             if kind is Kind.UPTIME_CHECK and change.action != "update":
                 new_uptime_ids[change.desired.config_id] = result.name.rsplit("/", 1)[-1]
     for change in sorted(plan.changes, key=lambda c: -c.kind.order):
+        if change.action == "replace" and change.kind in NAMED_KINDS:
+            continue  # deleted before its successor was created (same name)
         if change.action in ("delete", "replace") and change.existing is not None:
             api.delete(change.existing)
             report(f"deleted  {change.existing.label} ({change.existing.name})")
@@ -53,9 +57,13 @@ def _write(api: ProjectApi, change: planning.Change, report: Callable[[str], Non
     if change.action == "update" and change.existing is not None and change.comparison is not None:
         result = api.update(change.existing, change.desired, list(change.comparison.mask))
         report(f"updated  {change.label} ({result.name})")
-    else:
-        result = api.create(change.desired)
-        report(f"created  {change.label} ({result.name})")
+        return result
+    if change.action == "replace" and change.kind in NAMED_KINDS and change.existing is not None:
+        # The successor takes the same name: the old one must go first.
+        api.delete(change.existing)
+        report(f"deleted  {change.existing.label} ({change.existing.name}) to replace it")
+    result = api.create(change.desired)
+    report(f"created  {change.label} ({result.name})")
     return result
 
 

@@ -15,9 +15,12 @@ from monitoring.diff import Comparison, compare
 from monitoring.identity import Kind
 from monitoring.resources import Desired, Existing, desired_key
 
-# Fields the API cannot change in place: a change means create a new one, then delete the old
-# (an uptime check cannot change what it checks).
-IMMUTABLE_PREFIXES = {Kind.UPTIME_CHECK: ("monitoredResource", "resourceGroup", "syntheticMonitor")}
+# Fields the API cannot change in place: a change means a new object replaces the old one (an
+# uptime check cannot change what it checks; a log-based metric cannot change its kind or type).
+IMMUTABLE_PREFIXES = {
+    Kind.UPTIME_CHECK: ("monitoredResource", "resourceGroup", "syntheticMonitor"),
+    Kind.LOG_METRIC: ("metricDescriptor.metricKind", "metricDescriptor.valueType"),
+}
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from google.cloud import monitoring_v3
 
 import monitoring
 from monitoring.cli import main
+from monitoring.clients import Clients
 from tests.monitoring.fake import FakeGoogleCloud
 
 STAGING_PROJECT = "fashion-serve-staging"
@@ -36,3 +40,21 @@ def writes(cloud: FakeGoogleCloud) -> dict[str, int]:
         for name, count in cloud.calls.items()
         if not name.split(".", 1)[1].startswith("List")
     }
+
+
+def create_hand_made_policy(clients: Clients, display_name: str, **labels: str) -> Any:
+    """An alert policy as someone would make it in the console: no managed-by label."""
+    absent = monitoring_v3.AlertPolicy.Condition.MetricAbsence(
+        filter='metric.type="run.googleapis.com/request_count"', duration={"seconds": 600}
+    )
+    return clients.alert_policies.create_alert_policy(
+        name=f"projects/{STAGING_PROJECT}",
+        alert_policy=monitoring_v3.AlertPolicy(
+            display_name=display_name,
+            user_labels=labels,
+            combiner=monitoring_v3.AlertPolicy.ConditionCombinerType.OR,
+            conditions=[
+                monitoring_v3.AlertPolicy.Condition(display_name="absent", condition_absent=absent)
+            ],
+        ),
+    )

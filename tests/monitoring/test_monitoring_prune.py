@@ -10,7 +10,7 @@ from google.cloud.logging_v2.types import LogMetric
 
 from monitoring.clients import Clients
 from tests.monitoring.fake import FakeGoogleCloud
-from tests.monitoring.helpers import STAGING_PROJECT, run_cli, writes
+from tests.monitoring.helpers import STAGING_PROJECT, create_hand_made_policy, run_cli, writes
 
 PARENT = f"projects/{STAGING_PROJECT}"
 
@@ -18,24 +18,7 @@ PARENT = f"projects/{STAGING_PROJECT}"
 def by_hand(clients: Clients) -> None:
     """One object of each kind, as someone would make them in the console: no managed-by mark
     (the log metric even carries the toolkit's name prefix, but not its description marker)."""
-    clients.alert_policies.create_alert_policy(
-        name=PARENT,
-        alert_policy=monitoring_v3.AlertPolicy(
-            display_name="hand-made: CPU",
-            user_labels={"team": "ml"},
-            combiner=monitoring_v3.AlertPolicy.ConditionCombinerType.OR,
-            conditions=[
-                monitoring_v3.AlertPolicy.Condition(
-                    display_name="cpu",
-                    condition_threshold=monitoring_v3.AlertPolicy.Condition.MetricThreshold(
-                        filter='metric.type="run.googleapis.com/container/cpu/utilizations"',
-                        comparison=monitoring_v3.ComparisonType.COMPARISON_GT,
-                        threshold_value=0.8,
-                    ),
-                )
-            ],
-        ),
-    )
+    create_hand_made_policy(clients, "hand-made: CPU", team="ml")
     clients.dashboards.create_dashboard(
         request={
             "parent": PARENT,

@@ -5,7 +5,7 @@ A-Z a-z 0-9 _-.,+!*'()%/ not starting with "/"; a filter is required; ALREADY_EX
 second create; UpdateLogMetric creates the metric when it does not exist; create/update times
 and the metric descriptor's name and type (logging.googleapis.com/user/NAME) filled in by the
 server; a DISTRIBUTION needs a value extractor and bucket options; label extractors only for
-declared labels.
+declared labels; an update cannot change the metric kind or value type.
 """
 
 from __future__ import annotations
@@ -65,6 +65,9 @@ class LoggingMetricsApi:
         metric = copy_of(request.metric)
         current = self.metrics.get(request.metric_name)
         if current is not None:
+            was, now = current.metric_descriptor, metric.metric_descriptor
+            if (was.metric_kind, was.value_type) != (now.metric_kind, now.value_type):
+                raise invalid("the metric kind and value type of a metric cannot be changed")
             metric.create_time.CopyFrom(current.create_time)
         else:
             metric.create_time.CopyFrom(self.state.now())
