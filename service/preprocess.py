@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from service.errors import ApiError
 
@@ -31,6 +31,7 @@ TRIM_THRESHOLD = 0.05 * 255
 # Larger images are reduced to about this size before the array work: a garment that fills a
 # tenth of the frame still keeps well over 28 pixels.
 WORKING_SIZE = 512
+_SHARPEN = ImageFilter.UnsharpMask(radius=1, percent=50, threshold=0)
 _MODES_WITH_ALPHA = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 
 # A declared size above Image.MAX_IMAGE_PIXELS must fail, not print a warning to stderr (which
@@ -96,7 +97,8 @@ def to_model_input(gray: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
     Polarity: the background is the median of the outermost pixels; a light background (a
     product photo) is inverted so that the garment is light on black. A 28x28 input stops
     there. Larger or smaller inputs are trimmed to the garment, their background level is
-    mapped to 0, the longest side is resized to 28 and the garment is centred.
+    mapped to 0, the longest side is resized to 28 (then sharpened) and the garment is
+    centred by its bounding box, as in the data set (centring by mass scored lower).
     """
     pixels = np.asarray(gray, dtype=np.float32)
     background = float(np.median(_outer_frame(pixels)))
@@ -241,9 +243,15 @@ def _garment_box(pixels: np.ndarray, background: float) -> tuple[int, int, int, 
 
 
 def _fit_longest_side(garment: np.ndarray) -> np.ndarray:
-    """Resize so that the longest side is 28 pixels, keeping the aspect ratio."""
+    """Resize so that the longest side is 28 pixels, keeping the aspect ratio, then sharpen.
+
+    The data set sharpened after resizing (a Gaussian of radius 1); so does this, moderately:
+    on 2,000 product-photo lookalikes it closed most of the gap to the originals' accuracy.
+    """
     height, width = garment.shape
     scale = MODEL_SIZE / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     resized = Image.fromarray(garment.astype(np.float32)).resize(size, Image.Resampling.LANCZOS)
-    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 255.0)
+    eight_bit = np.clip(np.rint(np.asarray(resized)), 0, 255).astype(np.uint8)
+    sharpened = Image.fromarray(eight_bit).filter(_SHARPEN)
+    return np.asarray(sharpened, dtype=np.float32)

@@ -1,27 +1,19 @@
-"""Fixtures for the service tests: the app and its test client, images in every format, the
+"""Fixtures for the service tests: the app and its test client, the golden samples, the
 Fashion-MNIST test set, and a real Gunicorn serving the app on 127.0.0.1."""
 
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
-from service_helpers import free_port
+from service_helpers import RunningServer, running_gunicorn
 
 from service import Settings, create_app
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MISSING_DATASET = "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"
 
 
@@ -55,65 +47,8 @@ def test_split() -> tuple[np.ndarray, np.ndarray]:
         pytest.skip(f"{MISSING_DATASET}: {error}")
 
 
-@dataclass
-class RunningServer:
-    base_url: str
-    log_path: Path
-    process: subprocess.Popen
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-
 @pytest.fixture(scope="session")
 def gunicorn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """`gunicorn -c service/gunicorn.conf.py "service:create_app()"` on a free loopback port,
-    two workers, up and ready (GET /ready answers 200) before the first test uses it."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("gunicorn") / "stdout.log"
-    environment = {
-        **os.environ,
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
-        "THREADS": "4",
-        "PYTHONPATH": str(REPO_ROOT),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "service/gunicorn.conf.py",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "service:create_app()",
-    ]
-    with log_path.open("w", encoding="utf-8") as log_file:
-        process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=environment, stdout=log_file, stderr=subprocess.STDOUT
-        )
-    server = RunningServer(f"http://127.0.0.1:{port}", log_path, process)
-    try:
-        wait_until_ready(server, timeout=60)
+    """The service under real Gunicorn with two workers, shared by the session's tests."""
+    with running_gunicorn(tmp_path_factory.mktemp("gunicorn") / "stdout.log") as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_until_ready(server: RunningServer, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {server.process.returncode}:\n{server.log_text()}")
-        try:
-            if requests.get(f"{server.base_url}/ready", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"gunicorn not ready within {timeout} s:\n{server.log_text()}")

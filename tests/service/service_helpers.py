@@ -1,14 +1,27 @@
-"""Helpers for the service tests: images in every format and product-photo lookalikes."""
+"""Helpers for the service tests: images in every format, product-photo lookalikes, and the
+service under a real Gunicorn."""
 
 from __future__ import annotations
 
 import io
+import os
 import socket
 import struct
+import subprocess
+import sys
+import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pytest
+import requests
 from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def encode(image: Image.Image | np.ndarray, image_format: str, **save_options: object) -> bytes:
@@ -62,3 +75,59 @@ def gif_declaring(width: int, height: int) -> bytes:
     screen = b"GIF89a" + struct.pack("<HH", width, height) + b"\x00\x00\x00"
     descriptor = b"," + struct.pack("<HHHH", 0, 0, width, height) + b"\x00"
     return screen + descriptor + b"\x08\x02\x4c\x01\x00;"
+
+
+@dataclass
+class RunningServer:
+    base_url: str
+    log_path: Path
+    process: subprocess.Popen
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+@contextmanager
+def running_gunicorn(log_path: Path, workers: int = 2) -> Iterator[RunningServer]:
+    """`gunicorn -c service/gunicorn.conf.py "service:create_app()"` on a free loopback port,
+    ready (GET /ready answers 200) on entry, stopped (SIGTERM, then SIGKILL) on exit."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "THREADS": "4",
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    command = [sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py"]
+    command += ["--bind", f"127.0.0.1:{port}", "service:create_app()"]
+    with log_path.open("w", encoding="utf-8") as log_file:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=environment, stdout=log_file, stderr=subprocess.STDOUT
+        )
+    server = RunningServer(f"http://127.0.0.1:{port}", log_path, process)
+    try:
+        wait_until_ready(server, timeout=60)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_ready(server: RunningServer, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"gunicorn exited with {server.process.returncode}:\n{server.log_text()}")
+        try:
+            if requests.get(f"{server.base_url}/ready", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"gunicorn not ready within {timeout} s:\n{server.log_text()}")

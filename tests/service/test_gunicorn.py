@@ -6,14 +6,18 @@ import json
 import os
 import runpy
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import requests
-from conftest import REPO_ROOT, RunningServer, wait_until_ready
-from service_helpers import class_ids, encode, free_port, gif_declaring
+from service_helpers import (
+    REPO_ROOT,
+    RunningServer,
+    class_ids,
+    encode,
+    gif_declaring,
+    running_gunicorn,
+)
 
 CONFIG = REPO_ROOT / "service" / "gunicorn.conf.py"
 
@@ -103,36 +107,8 @@ def test_config_refuses_a_bad_port(monkeypatch) -> None:
 
 
 def test_sigterm_stops_gunicorn_gracefully_within_cloud_runs_grace(tmp_path: Path) -> None:
-    port = free_port()
-    log_path = tmp_path / "stdout.log"
-    environment = {
-        **os.environ,
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
-        "PYTHONPATH": str(REPO_ROOT),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        str(CONFIG),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "service:create_app()",
-    ]
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=environment, stdout=log_file, stderr=subprocess.STDOUT
-        )
-    server = RunningServer(f"http://127.0.0.1:{port}", log_path, process)
-    try:
-        wait_until_ready(server, timeout=60)
+    with running_gunicorn(tmp_path / "stdout.log", workers=1) as server:
         started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=10) == 0
         assert time.monotonic() - started < 10
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()

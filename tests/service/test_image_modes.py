@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from flask.testing import FlaskClient
 from PIL import Image
-from service_helpers import class_ids, encode
+from service_helpers import class_ids, encode, product_photo
 
 GRAY_PALETTE = [level for value in range(256) for level in (value, value, value)]
 
@@ -124,3 +124,20 @@ def test_bilevel_and_tiny_images_are_answered(client: FlaskClient) -> None:
         response = client.post("/predict", data=encode(image, "PNG"), content_type="image/png")
         assert response.status_code == 200, response.json
         assert len(class_ids(response.json)) == 1
+
+
+def test_product_photo_is_inverted_trimmed_and_centred(client: FlaskClient, golden) -> None:
+    """Dark garment on white, 6x larger, off centre on a 400x300 canvas, as an RGB JPEG."""
+    images, labels = golden
+    correct = 0
+    for image, label in zip(images, labels, strict=True):
+        photo = product_photo(image, scale=6, canvas_size=(400, 300), offset=(200, 90))
+        prediction = predict_image(client, photo, "image/jpeg")
+        steps = prediction["preprocessing"]
+        assert steps["source_size"] == [400, 300]
+        assert steps["inverted"] is True and steps["cropped"] is True
+        left, top, right, bottom = steps["crop_box"]
+        assert 200 <= left < right <= 368 and 90 <= top < bottom <= 258
+        assert max(steps["fitted_size"]) == 28
+        correct += prediction["class_id"] == label
+    assert correct >= 9
