@@ -63,6 +63,9 @@ class GoogleAuthSource:
             return google.oauth2.id_token.fetch_id_token(request, audience)
         except google.auth.exceptions.GoogleAuthError as error:
             raise TokenUnavailable(f"google-auth: {_first_line(error)}") from None
+        except Exception as error:
+            reason = f"{type(error).__name__}: {_first_line(error)}"
+            raise TokenUnavailable(f"google-auth: {reason}") from None
 
 
 class GcloudSource:

@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--shape",
         choices=sorted(PROFILES),
         default=DEFAULT_PROFILE,
-        help="load profile: " + "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()),
+        help="load profile: "
+        + "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()).replace("%", "%%"),
     )
     load.add_argument(
         "--duration", type=parse_seconds, help="run length, e.g. 90s, 5m (default: the shape's)"

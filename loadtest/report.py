@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtest import arrivals
-from loadtest.gate import GateResult, ObjectiveRow, percent
+from loadtest.gate import UNJUDGED, GateResult, ObjectiveRow, percent
 from loadtest.recorder import (
     AUTH_OR_QUOTA,
     CLIENT_ERROR,
@@ -81,9 +81,8 @@ def render_table(result: GateResult, recorder: Recorder, info: RunInfo, service:
     widths = [max(len(cells[i]) for cells in rows) for i in range(len(header))]
     lines = [f"SLO gate: {service} ({info.slo_file}) against {info.target}"]
     for cells in rows:
-        lines.append(
-            "  " + "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
-        )
+        padded = (cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+        lines.append(("  " + "  ".join(padded)).rstrip())
     lines.append("")
     latency = recorder.latency()
     if latency is not None:
@@ -143,7 +142,7 @@ def _objective_cells(row: ObjectiveRow) -> tuple[str, ...]:
     )
     burn = f"{row.burn_rate:.2f}x" if row.burn_rate is not None else "n/a"
     verdict = row.verdict
-    if row.total < row.needed:
+    if row.verdict == UNJUDGED:
         verdict += f" (needs {row.needed:,} requests)"
     return (row.objective.name, row.target, observed, burn, verdict)
 

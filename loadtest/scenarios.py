@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from locust import FastHttpUser, task
 
 from loadtest import arrivals
 from loadtest.auth import TokenUnavailable
+from loadtest.checks import BAD_REQUESTS, check_prediction, check_rejection, multipart_body
 from loadtest.samples import Sample, load_samples
 
 PREDICT = "/predict"
@@ -31,29 +30,6 @@ SAMPLES: tuple[Sample, ...] = load_samples()
 for _sample in SAMPLES:  # encode and decode now: a first use mid-run would stall the event loop
     _sample.base64, _sample.pixels  # noqa: B018
 
-
-@dataclass(frozen=True)
-class BadRequest:
-    """A request the API must refuse with one of `expected` statuses and its error body."""
-
-    name: str
-    content_type: str
-    body: bytes
-    expected: frozenset[int]
-
-
-BAD_REQUESTS = (
-    BadRequest("empty image", "image/png", b"", frozenset({400})),
-    BadRequest("not an image", "image/png", b"this is not a PNG file", frozenset({400, 415, 422})),
-    BadRequest("text body", "text/plain", b"a garment, probably", frozenset({415})),
-    BadRequest("broken json", "application/json", b'{"instances": [', frozenset({400})),
-    BadRequest(
-        "bad base64",
-        "application/json",
-        json.dumps({"instances": [{"content": "%%% not base64 %%%"}]}).encode(),
-        frozenset({400, 422}),
-    ),
-)
 
 # Set per process by loadtest.hooks when the target needs an identity token.
 token_provider: Any = None
@@ -162,64 +138,3 @@ class PredictionClient(FastHttpUser):
         except TokenUnavailable:
             # Logged once by the provider; the answers (401/403) tell the gate what happened.
             return {}
-
-
-def check_prediction(response: Any, expected: list[Sample]) -> None:
-    """Success only for a 200 whose predictions carry the known labels, in order."""
-    if response.status_code != 200:
-        response.failure(f"HTTP {response.status_code}: {_error_code(response)}")
-        return
-    try:
-        predictions = response.json()["predictions"]
-        labels = [(p["label"], p["class_id"]) for p in predictions]
-    except (ValueError, KeyError, TypeError) as error:
-        response.failure(f"malformed prediction body: {error!r}")
-        return
-    if len(labels) != len(expected):
-        response.failure(f"{len(labels)} predictions for {len(expected)} images")
-        return
-    wrong = [
-        f"{sample.file}: expected {sample.label}, got {label}"
-        for sample, (label, class_id) in zip(expected, labels, strict=True)
-        if (label, class_id) != (sample.label, sample.class_id)
-    ]
-    if wrong:
-        response.failure("wrong label: " + "; ".join(wrong[:3]))
-        return
-    response.success()
-
-
-def check_rejection(response: Any, expected: frozenset[int]) -> None:
-    """Success only for an expected 4xx with the API's {"error": {"code", "message"}} body."""
-    status = response.status_code
-    if status not in expected:
-        response.failure(f"bad request answered {status}, expected {sorted(expected)}")
-        return
-    try:
-        error = response.json()["error"]
-        valid = isinstance(error["code"], str) and isinstance(error["message"], str)
-    except (ValueError, KeyError, TypeError):
-        valid = False
-    if valid:
-        response.success()
-    else:
-        response.failure(f"{status} without the API's error body")
-
-
-def multipart_body(field_name: str, filename: str, content: bytes) -> tuple[bytes, str]:
-    """A multipart/form-data body with one file field (FastHttpUser has no `files=`)."""
-    boundary = uuid.uuid4().hex
-    head = (
-        f"--{boundary}\r\n"
-        f'Content-Disposition: form-data; name="{field_name}"; filename="{filename}"\r\n'
-        "Content-Type: image/png\r\n\r\n"
-    ).encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    return head + content + tail, f"multipart/form-data; boundary={boundary}"
-
-
-def _error_code(response: Any) -> str:
-    try:
-        return str(response.json()["error"]["code"])
-    except (ValueError, KeyError, TypeError):
-        return "no error body"

@@ -35,8 +35,8 @@ class Sample:
         with Image.open(io.BytesIO(self.png)) as image:
             gray = image.convert("L")
             width, height = gray.size
-            values = list(gray.getdata())
-        return [values[row * width : (row + 1) * width] for row in range(height)]
+            raw = gray.tobytes()
+        return [list(raw[row * width : (row + 1) * width]) for row in range(height)]
 
 
 def load_samples(directory: Path = SAMPLES_DIR) -> tuple[Sample, ...]:
