@@ -9,18 +9,20 @@ runs it before the app takes its first request.
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 
 import numpy as np
 from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
+from PIL import Image
 
 from service.backends import Backend, BackendNotReady, build_backend
 from service.config import Settings
 from service.errors import ApiError
 from service.model import golden_samples
-from service.preprocess import to_model_input
+from service.preprocess import decode_image, to_model_input
 
 logger = logging.getLogger(__name__)
 blueprint = Blueprint("health", __name__)
@@ -86,7 +88,13 @@ class Readiness:
             images, labels = golden_samples()
         except (OSError, KeyError, ValueError) as error:
             return f"cannot read the golden samples: {error}"
-        model_inputs = np.stack([to_model_input(image)[0] for image in images])
+        # Through the upload path (PNG bytes, decoder, preprocessing): it gets warm too.
+        model_inputs = np.stack(
+            [
+                to_model_input(decode_image(_png(image), self.settings.max_pixels).gray)[0]
+                for image in images
+            ]
+        )
         try:
             result = backend.predict(model_inputs.astype(np.float32))
         except Exception as error:  # any failure means "not ready", with a reason
@@ -101,6 +109,12 @@ class Readiness:
                 f"(indices {wrong.tolist()})"
             )
         return None
+
+
+def _png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def init_app(app: Flask, settings: Settings) -> Readiness:

@@ -20,11 +20,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import (
+    BmpImagePlugin,
+    GifImagePlugin,
+    Image,
+    ImageFilter,
+    ImageOps,
+    JpegImagePlugin,
+    PngImagePlugin,
+    TiffImagePlugin,
+    UnidentifiedImageError,
+    WebPImagePlugin,
+)
 
 from service.errors import ApiError
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
+# Importing the six plugins registers them: Pillow would otherwise import all of its ~40
+# plugins on the first WebP or TIFF (a slow first request), and none is needed beyond these.
+_PLUGINS = (
+    BmpImagePlugin,
+    GifImagePlugin,
+    JpegImagePlugin,
+    PngImagePlugin,
+    TiffImagePlugin,
+    WebPImagePlugin,
+)
 MODEL_SIZE = 28
 # The data set trimmed "edges within 5% of the maximum intensity" of the corner colour.
 TRIM_THRESHOLD = 0.05 * 255
@@ -182,35 +203,41 @@ def _apply_exif_orientation(image: Image.Image) -> Image.Image:
 
 
 def _to_gray(image: Image.Image) -> tuple[np.ndarray, bool]:
-    """8-bit gray pixels, and whether transparent pixels were composited onto white."""
+    """8-bit gray pixels, and whether transparent pixels were composited onto white.
+
+    Large images are reduced as early as the mode allows: the later steps then touch a
+    fraction of the pixels, and no full-size copy is made that need not be.
+    """
     mode = image.mode
     if mode == "F" or mode == "I" or mode.startswith("I;"):
         return _wide_to_gray(image), False
     if mode in _MODES_WITH_ALPHA or "transparency" in image.info:
-        return _composite_alpha(image.convert("RGBA"))
-    if mode not in ("L", "RGB", "1"):
+        rgba = image if mode == "RGBA" else image.convert("RGBA")  # palette transparency too
+        return _composite_alpha(_reduce(rgba))
+    if mode == "1":
+        image = image.convert("L")
+    elif mode not in ("L", "RGB"):
         image = image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, palette: via RGB
-    return np.asarray(_reduce(image.convert("L")), dtype=np.uint8), False
+    return np.asarray(_reduce(image).convert("L"), dtype=np.uint8), False
 
 
 def _wide_to_gray(image: Image.Image) -> np.ndarray:
-    """16-bit (and 32-bit int or float) gray to 8 bits; Pillow's convert("L") would clip."""
-    values = np.asarray(image)
+    """16-bit (or 32-bit) gray to 8 bits by scaling; Pillow's convert("L") would clip."""
     if image.mode == "F":
-        values = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+        values = np.asarray(_reduce(image), dtype=np.float64)
+        values = np.nan_to_num(values, nan=0.0, posinf=255.0, neginf=0.0)
         if values.size and values.max() <= 1.0:
-            values = values * 255.0
-    else:
-        values = values.astype(np.float64) / 257.0  # 65535 -> 255
-    gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
-    return np.asarray(_reduce(Image.fromarray(gray)), dtype=np.uint8)
+            values = values * 255.0  # a float image in [0, 1]
+        return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    wide = _reduce(image if image.mode == "I" else image.convert("I"))
+    scaled = wide.point(lambda value: value * (1 / 257))  # 65535 -> 255; "L" then clips
+    return np.asarray(scaled.convert("L"), dtype=np.uint8)
 
 
 def _composite_alpha(rgba: Image.Image) -> tuple[np.ndarray, bool]:
     """Composite onto white, as the data set's product photos were shot; True if any pixel
     was not fully opaque. A cut-out garment then looks like a photo on a white background and
     is inverted like one (a white shirt turns faint, as white garments are in Fashion-MNIST)."""
-    rgba = _reduce(rgba)
     alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
     luminance = np.asarray(rgba.convert("L"), dtype=np.float32)
     if alpha.min() >= 1.0:

@@ -88,9 +88,12 @@ class RunningServer:
 
 
 @contextmanager
-def running_gunicorn(log_path: Path, workers: int = 2) -> Iterator[RunningServer]:
+def running_gunicorn(
+    log_path: Path, workers: int = 2, environment: dict[str, str] | None = None
+) -> Iterator[RunningServer]:
     """`gunicorn -c service/gunicorn.conf.py "service:create_app()"` on a free loopback port,
-    ready (GET /ready answers 200) on entry, stopped (SIGTERM, then SIGKILL) on exit."""
+    with `environment` on top of this process's; ready (GET /ready answers 200) on entry,
+    stopped (SIGTERM, then SIGKILL) on exit."""
     port = free_port()
     environment = {
         **os.environ,
@@ -98,6 +101,7 @@ def running_gunicorn(log_path: Path, workers: int = 2) -> Iterator[RunningServer
         "WEB_CONCURRENCY": str(workers),
         "THREADS": "4",
         "PYTHONPATH": str(REPO_ROOT),
+        **(environment or {}),
     }
     command = [sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py"]
     command += ["--bind", f"127.0.0.1:{port}", "service:create_app()"]
