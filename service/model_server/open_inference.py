@@ -50,6 +50,22 @@ class InferenceError(Exception):
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(blueprint)
+    # 404 and 405 come from routing, before any blueprint is chosen, so the blueprint's own
+    # handler never sees them: answer them in the protocol's shape for paths under /v2, and
+    # hand every other path to the app's generic handler (service/errors.py).
+    generic = app.error_handler_spec[None][None][HTTPException]
+
+    def routing_error(error: HTTPException) -> ResponseReturnValue:
+        if request.path == "/v2" or request.path.startswith("/v2/"):
+            response = _http_error(error)
+            allowed = getattr(error, "valid_methods", None)
+            if allowed:
+                response.headers["Allow"] = ", ".join(allowed)
+            return response
+        return generic(error)
+
+    app.register_error_handler(404, routing_error)
+    app.register_error_handler(405, routing_error)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -136,9 +152,10 @@ def model_infer(model_name: str) -> ResponseReturnValue:
     if not isinstance(body, dict):
         raise InferenceError("The inference request must be a JSON object.")
     request_id = body.get("id")
-    if request_id is not None and not isinstance(request_id, str):
+    if "id" in body and not isinstance(request_id, str):
         raise InferenceError('"id" must be a string.')
-    wanted = _requested_outputs(body.get("outputs"))
+    _check_parameters(body, "parameters")
+    wanted = _requested_outputs(body)
     images = _input_images(body.get("inputs"))
     backend, result = infer(images)
     count = len(images)
@@ -179,14 +196,17 @@ def _require_ready() -> None:
         raise InferenceError(f"Not ready: {reason}.", 503)
 
 
-def _requested_outputs(outputs: Any) -> list[str]:
-    if outputs is None:
+def _requested_outputs(body: dict[str, Any]) -> list[str]:
+    if "outputs" not in body:
         return list(OUTPUT_NAMES)
+    outputs = body["outputs"]
     if not isinstance(outputs, list) or not outputs:
         raise InferenceError('"outputs" must be a non-empty list of {"name": ...} objects.')
     names = []
     for index, output in enumerate(outputs):
         name = output.get("name") if isinstance(output, dict) else None
+        if name in OUTPUT_NAMES:
+            _check_parameters(output, f"outputs[{index}].parameters")
         if name not in OUTPUT_NAMES:
             raise InferenceError(
                 f"outputs[{index}]: unknown output {name!r}; expected one of {list(OUTPUT_NAMES)}."
@@ -202,10 +222,11 @@ def _input_images(inputs: Any) -> np.ndarray:
     tensor = inputs[0]
     if tensor.get("name") != INPUT_NAME:
         raise InferenceError(f"Unknown input {tensor.get('name')!r}; expected {INPUT_NAME!r}.")
+    _check_parameters(tensor, "inputs[0].parameters")
     if "binary_data_size" in (tensor.get("parameters") or {}):
         raise InferenceError("The binary tensor data extension is not supported; send JSON data.")
     datatype = tensor.get("datatype")
-    if datatype not in DATATYPE_RANGES:
+    if not isinstance(datatype, str) or datatype not in DATATYPE_RANGES:
         raise InferenceError(f"Datatype {datatype!r} is not accepted; use UINT8 or FP32.")
     count = _batch_size(tensor.get("shape"))
     values = _flatten(tensor.get("data"))
@@ -221,6 +242,18 @@ def _input_images(inputs: Any) -> np.ndarray:
     if pixels.min() < 0 or pixels.max() > top:
         raise InferenceError(f"{datatype} values must lie within 0 and {top}.")
     return (pixels / top).astype(np.float32).reshape(count, 28, 28)
+
+
+def _check_parameters(owner: dict[str, Any], where: str) -> None:
+    """`owner["parameters"]`, if present, is the spec's $parameters: an object of string,
+    number or boolean values (null is not one)."""
+    if "parameters" not in owner:
+        return
+    parameters = owner["parameters"]
+    if not isinstance(parameters, dict) or not all(
+        isinstance(value, str | int | float) for value in parameters.values()
+    ):
+        raise InferenceError(f'"{where}" must be an object of string, number or boolean values.')
 
 
 def _batch_size(shape: Any) -> int:

@@ -73,7 +73,7 @@ def vertex_predict() -> ResponseReturnValue:
             f"The request has {len(instances)} instances; the limit is {settings.max_batch} "
             "(MAX_BATCH).",
         )
-    threshold, limit = _parameters(body.get("parameters"))
+    threshold, limit = _parameters(body)
     images = np.stack(
         [_image(item, index, settings.max_pixels) for index, item in enumerate(instances)]
     )
@@ -83,10 +83,11 @@ def vertex_predict() -> ResponseReturnValue:
     )
 
 
-def _parameters(parameters: Any) -> tuple[float, int]:
+def _parameters(body: dict[str, Any]) -> tuple[float, int]:
     """confidenceThreshold in [0, 1] and maxPredictions >= 1, with AutoML's defaults."""
-    if parameters is None:
+    if "parameters" not in body:
         return 0.0, 10
+    parameters = body["parameters"]
     if not isinstance(parameters, dict):
         raise ApiError(400, "INVALID_PARAMETERS", '"parameters" must be an object.')
     threshold = parameters.get("confidenceThreshold", 0.0)
@@ -106,6 +107,8 @@ def _image(item: Any, index: int, max_pixels: int) -> np.ndarray:
     """One instance as a float32 (28, 28) image in [0, 1]."""
     if isinstance(item, list):
         return _vector(item, index)
+    if isinstance(item, dict) and not isinstance(item.get("mimeType", ""), str):
+        raise ApiError(400, "INVALID_REQUEST", f"instances[{index}].mimeType must be a string.")
     instance = _json_instance(item, index)
     try:
         image, _report = _model_input(instance, max_pixels)

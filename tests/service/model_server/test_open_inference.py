@@ -108,6 +108,7 @@ def image_request(**changes):
     [
         (image_request(name="input0"), 400, "expected 'image'"),
         (image_request(datatype="INT64"), 400, "UINT8 or FP32"),
+        (image_request(datatype={}), 400, "UINT8 or FP32"),
         (image_request(shape=[784]), 400, "[N, 28, 28]"),
         (image_request(shape=[1, 28, 28.0]), 400, "[N, 28, 28]"),
         (image_request(shape=[65, 28, 28], data=[0] * 784 * 65), 413, "limit is 64"),
@@ -121,6 +122,9 @@ def image_request(**changes):
         ({"inputs": []}, 400, "exactly one tensor"),
         ({**image_request(), "outputs": [{"name": "logits"}]}, 400, "unknown output"),
         ({**image_request(), "id": 42}, 400, '"id" must be a string'),
+        ({**image_request(), "id": None}, 400, '"id" must be a string'),
+        ({**image_request(), "outputs": None}, 400, '"outputs" must be'),
+        ({**image_request(), "parameters": None}, 400, "string, number or boolean"),
         ([1, 2, 3], 400, "JSON object"),
     ],
 )
@@ -152,3 +156,27 @@ def test_non_json_bodies_are_refused_in_the_spec_error_shape(client):
     response = client.post(INFER, data=b'{"inputs": [NaN]}', content_type="application/json")
     assert response.status_code == 422
     checked(response, "/v2/models/{model_name}/infer", "post")
+
+
+def test_routing_errors_under_v2_use_the_spec_error_object_too(client):
+    response = client.get("/v2/models/a%2Fb/ready")  # a slash in the name: no route matches
+    assert response.status_code == 404
+    checked(response, "/v2/models/{model_name}/ready")
+    response = client.put(INFER, json=image_request())
+    assert response.status_code == 405 and set(response.get_json()) == {"error"}
+    assert "POST" in response.headers["Allow"]
+    elsewhere = client.get("/no-such-route").get_json()
+    assert elsewhere["error"]["code"] == "NOT_FOUND"  # the rest of the API keeps its shape
+
+
+@pytest.mark.parametrize(
+    "request_body",
+    [
+        {**image_request(), "parameters": {"nested": {"not": "allowed"}}},
+        {"inputs": [{**image_request()["inputs"][0], "parameters": []}]},
+        {**image_request(), "outputs": [{"name": "label", "parameters": {"x": [1]}}]},
+    ],
+)
+def test_parameters_must_be_flat_objects_as_the_spec_defines_them(client, request_body):
+    response = client.post(INFER, json=request_body)
+    assert response.status_code == 400 and "string, number or boolean" in response.json["error"]

@@ -75,7 +75,9 @@ def test_pixels_and_784_vector_instances_are_accepted_too(client, golden):
         ({"instances": [[0.0] * 783]}, 422, "INVALID_VECTOR"),
         ({"instances": [[2.0] * 784]}, 422, "PIXEL_OUT_OF_RANGE"),
         ({"instances": [{"content": "not base64!"}]}, 400, "INVALID_BASE64"),
+        ({"instances": [{"content": "aGk=", "mimeType": 5}]}, 400, "INVALID_REQUEST"),
         ({"instances": [[0.0] * 784], "parameters": []}, 400, "INVALID_PARAMETERS"),
+        ({"instances": [[0.0] * 784], "parameters": None}, 400, "INVALID_PARAMETERS"),
         (
             {"instances": [[0.0] * 784], "parameters": {"confidenceThreshold": 1.5}},
             400,
