@@ -101,10 +101,9 @@ def load_config(directory: Path = PACKAGE_DIR) -> tuple[ConfigSet | None, list[C
     uptime = _items(directory / "uptime_checks.yaml", "uptime_checks", "check", errors)
     metrics = _items(directory / "log_metrics.yaml", "log_metrics", "metric", errors)
     slo_alerts = _slo_alerts(directory / "slo_alerts.yaml", errors)
-    for kind, items in (("dashboard", dashboards), ("alert policy", policies)):
+    kinds = {"dashboard": dashboards, "alert policy": policies, "uptime check": uptime}
+    for kind, items in {**kinds, "log metric": metrics}.items():
         _check_unique_ids(kind, items, errors)
-    _check_unique_ids("uptime check", uptime, errors)
-    _check_unique_ids("log metric", metrics, errors)
     if errors or slo_alerts is None:
         return None, errors
     config = ConfigSet(
