@@ -122,12 +122,12 @@ def to_model_input(gray: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
     centred by its bounding box, as in the data set (centring by mass scored lower).
     """
     pixels = np.asarray(gray, dtype=np.float32)
-    background = float(np.median(_outer_frame(pixels)))
-    inverted = background >= 128
+    source_background = float(np.median(_outer_frame(pixels)))
+    inverted = source_background >= 128
+    background = 255.0 - source_background if inverted else source_background
     if inverted:
         pixels = 255.0 - pixels
-        background = 255.0 - background
-    report: dict[str, Any] = {"inverted": inverted, "background": round(background)}
+    report: dict[str, Any] = {"inverted": inverted, "background": round(source_background)}
     if pixels.shape == (MODEL_SIZE, MODEL_SIZE):
         report.update(cropped=False, resized=False)
         return pixels / 255.0, report

@@ -99,6 +99,7 @@ def test_dark_on_white_is_inverted(client: FlaskClient, golden) -> None:
     for image, label in zip(images, labels, strict=True):
         prediction = predict_image(client, encode(255 - image, "PNG"))
         assert prediction["preprocessing"]["inverted"] is True
+        assert prediction["preprocessing"]["background"] == 255
         assert prediction["class_id"] == label
     exact = predict_image(client, encode(255 - images[0], "PNG"))
     assert exact["confidences"] == predict_pixels(client, images[0])["confidences"]
