@@ -20,9 +20,15 @@ wait in the listen backlog.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import os
+import socket
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 from service.config import ConfigError, Settings
 
@@ -72,6 +78,15 @@ keepalive = 5
 max_requests = 10000
 max_requests_jitter = 1000
 
+# A gthread worker reads a request's headers and body in one of its THREADS threads, from a
+# blocking socket without a timeout: a client that trickles its bytes (one now and then) holds
+# that thread as long as it likes, and WEB_CONCURRENCY x THREADS such clients stall the
+# instance. The deployment relies on Cloud Run's front end for this: clients talk to Google's
+# front end, which buffers each request (HTTP/1 requests are capped at 32 MiB there) and
+# forwards it to the container at data-centre speed. SLOW_CLIENT_TIMEOUT is the backstop for
+# anything else in front of the container: see post_worker_init below.
+slow_client_timeout = _positive_int("SLOW_CLIENT_TIMEOUT", 30)
+
 preload_app = False
 # Gunicorn 25+ opens a control socket at a fixed path ($HOME/.gunicorn/gunicorn.ctl): two
 # instances on one machine would fight over it, and a container may not let us write there.
@@ -108,3 +123,46 @@ logconfig_dict = {
     },
     "formatters": {},
 }
+
+
+def post_worker_init(worker: Any) -> None:
+    """Gunicorn hook, in each worker once the app is loaded."""
+    # Pillow reports damaged files (a TIFF tag past the end of the file...) with warnings.warn:
+    # route them through logging, as JSON lines, instead of plain text on stderr.
+    logging.captureWarnings(True)
+    if hasattr(worker, "tpool"):  # gthread: requests are handled in worker.handle(conn)
+        worker.handle = _SlowClientGuard(worker.handle, slow_client_timeout).handle
+
+
+class _SlowClientGuard:
+    """Shuts the read side of a connection whose request has held a worker thread for more than
+    `timeout` seconds. A read in progress then ends: during the headers Gunicorn closes the
+    connection; during the body the app sees it cut short and answers 400. A request already
+    past its reads is unaffected (only reading is shut), so the bound is never hit by a
+    well-behaved client: reads from Cloud Run's front end take milliseconds."""
+
+    def __init__(self, handle: Any, timeout: float) -> None:
+        self._handle = handle
+        self._timeout = timeout
+        self._started: dict[Any, float] = {}  # connection -> when its thread took it
+        self._lock = threading.Lock()
+        threading.Thread(target=self._watch, name="slow-client-guard", daemon=True).start()
+
+    def handle(self, connection: Any) -> Any:
+        with self._lock:
+            self._started[connection] = time.monotonic()
+        try:
+            return self._handle(connection)
+        finally:
+            with self._lock:
+                self._started.pop(connection, None)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(min(1.0, self._timeout / 4))
+            cutoff = time.monotonic() - self._timeout
+            with self._lock:
+                expired = [conn for conn, started in self._started.items() if started < cutoff]
+            for connection in expired:
+                with contextlib.suppress(OSError):
+                    connection.sock.shutdown(socket.SHUT_RD)
