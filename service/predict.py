@@ -9,7 +9,6 @@ import numpy as np
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from service.backends import BackendDeadlineExceeded, BackendResult, BackendUnavailable
 from service.config import Settings
 from service.errors import ApiError
 from service.health import current_readiness
@@ -43,7 +42,7 @@ def predict() -> ResponseReturnValue:
             raise (error.at(f"instances[{index}]") if batch > 1 else error) from None
         reports.append(report)
     with stage("infer"):
-        result = _infer(backend, model_inputs, deadline)
+        result = backend.predict(model_inputs, deadline=deadline)
     predictions = [
         _prediction(row, report) for row, report in zip(result.probabilities, reports, strict=True)
     ]
@@ -78,15 +77,6 @@ def _model_input(instance: Instance, max_pixels: int) -> tuple[np.ndarray, dict[
         model_input, steps = to_model_input(gray)
     report.update(steps)
     return model_input, report
-
-
-def _infer(backend: Any, model_inputs: np.ndarray, deadline: float) -> BackendResult:
-    try:
-        return backend.predict(model_inputs, deadline=deadline)
-    except BackendDeadlineExceeded as error:
-        raise ApiError(504, "DEADLINE_EXCEEDED", f"The {backend.name} backend: {error}") from None
-    except BackendUnavailable as error:
-        raise ApiError(503, "BACKEND_UNAVAILABLE", f"The {backend.name} backend: {error}") from None
 
 
 def _prediction(probabilities: np.ndarray, report: dict[str, Any]) -> dict[str, Any]:

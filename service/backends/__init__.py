@@ -35,19 +35,12 @@ class BackendNotReady(Exception):  # reads as a state: "backend not ready"
         self.reason = reason
 
 
-class BackendUnavailable(Exception):  # the HTTP name of the condition (503)
-    """The backend failed to answer this request (answered as 503)."""
-
-
-class BackendDeadlineExceeded(Exception):  # the gRPC name of the condition (504)
-    """The backend did not answer before the request's deadline (answered as 504)."""
-
-
 class Backend(Protocol):
     name: str  # "embedded" | "vertex"
 
     def predict(self, images: np.ndarray, deadline: float | None = None) -> BackendResult:
-        """Probabilities for `images`; `deadline` is a time.monotonic() instant."""
+        """Probabilities for `images`; `deadline` is a time.monotonic() instant. A remote
+        backend that fails raises service.resilience.UpstreamFailure (answered 502/503/504)."""
         ...
 
     def check_ready(self) -> None:
