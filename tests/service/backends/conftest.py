@@ -3,23 +3,22 @@ process, and API-tier Gunicorn processes pointed at it (the seed's two tiers on 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
-from service_helpers import free_port
+from service_helpers import RunningServer, running_gunicorn
 
 from tests.fakes.vertex_server import FakeVertexServer
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-STARTUP_SECONDS = 60
 
 
 @pytest.fixture(scope="session")
@@ -79,62 +78,16 @@ def fake_vertex_process() -> Iterator[FakeVertexProcess]:
         process.wait(timeout=15)
 
 
-@dataclass
-class ApiTier:
-    base_url: str
-    log_path: Path
-    process: subprocess.Popen
-
-    def log_records(self) -> list[dict]:
-        """The JSON lines Gunicorn and the app wrote so far (other lines skipped)."""
-        records = []
-        for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("{"):
-                try:
-                    records.append(json.loads(line))
-                except ValueError:
-                    continue
-        return records
-
-
-def start_api_tier(environment: dict[str, str], log_path: Path) -> ApiTier:
-    """Gunicorn (one worker, so that one circuit breaker sees every request) on loopback."""
-    port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py"]
-    command += ["--bind", f"127.0.0.1:{port}", "service:create_app()"]
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "WEB_CONCURRENCY": "1", "THREADS": "4"}
-    with log_path.open("w", encoding="utf-8") as log_file:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO_ROOT,
-            env={**env, **environment},
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    return ApiTier(f"http://127.0.0.1:{port}", log_path, process)
-
-
-def wait_until_ready(tier: ApiTier) -> None:
-    give_up = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < give_up:
-        if tier.process.poll() is not None:
-            pytest.fail(f"API tier exited:\n{tier.log_path.read_text(errors='replace')}")
-        try:
-            if requests.get(f"{tier.base_url}/ready", timeout=5).status_code == 200:
-                return
-        except requests.RequestException:  # not listening yet, or the worker still booting
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"API tier not ready:\n{tier.log_path.read_text(errors='replace')}")
-
-
-def stop(tier: ApiTier) -> None:
-    tier.process.terminate()
-    try:
-        tier.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        tier.process.kill()
-        tier.process.wait()
+def log_records(server: RunningServer) -> list[dict]:
+    """The JSON lines Gunicorn and the app wrote so far (other lines skipped)."""
+    records = []
+    for line in server.log_text().splitlines():
+        if line.startswith("{"):
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+    return records
 
 
 # The request deadline and the retry budget the two-tier tests hold the service to.
@@ -148,8 +101,8 @@ BREAKER_RESET_SECONDS = 1.0
 @pytest.fixture(scope="session")
 def api_tiers(
     fake_vertex_process: FakeVertexProcess, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, ApiTier]]:
-    """Two API tiers in front of the fake, started together:
+) -> Iterator[dict[str, RunningServer]]:
+    """Two API tiers in front of the fake:
     - "grpc": ENDPOINT_ID alone (so BACKEND=vertex), gRPC, AutoML image instances, no fallback;
     - "fallback": REST, 784-float vector instances, VERTEX_FALLBACK=embedded."""
     common = {
@@ -174,14 +127,12 @@ def api_tiers(
         "VERTEX_INSTANCE_FORMAT": "vector",
         "VERTEX_FALLBACK": "embedded",
     }
-    tiers = {
-        "grpc": start_api_tier(grpc_environment, logs / "grpc.log"),
-        "fallback": start_api_tier(fallback_environment, logs / "fallback.log"),
-    }
-    try:
-        for tier in tiers.values():
-            wait_until_ready(tier)
-        yield tiers
-    finally:
-        for tier in tiers.values():
-            stop(tier)
+    # One worker each, so that one circuit breaker sees every request of a tier.
+    with contextlib.ExitStack() as stack:
+        yield {
+            name: stack.enter_context(running_gunicorn(logs / f"{name}.log", 1, environment))
+            for name, environment in (
+                ("grpc", grpc_environment),
+                ("fallback", fallback_environment),
+            )
+        }
