@@ -131,7 +131,7 @@ def wait_until_ready(server: RunningServer, timeout: float) -> None:
         try:
             if requests.get(f"{server.base_url}/ready", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or a worker still booting
             pass
         time.sleep(0.2)
     pytest.fail(f"gunicorn not ready within {timeout} s:\n{server.log_text()}")
