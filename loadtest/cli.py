@@ -16,6 +16,8 @@ import json
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +33,8 @@ DEFAULT_CLOSED_USERS = 50
 DEFAULT_REPORTS = Path("reports/loadtest")
 CANNOT_JUDGE = 2
 LOCUST_GRACE_S = 90
+REACH_TIMEOUT_S = 30  # a Cloud Run cold start
+WORKERS_WAIT_S = 300  # a master gives up (and the run cannot be judged) without its workers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--users",
         type=int,
         help=f"closed model: peak users (default {DEFAULT_CLOSED_USERS}); open model: the "
-        "pool of users that start the requests (default: rate x 0.25 s, at least 10)",
+        "pool of users that start the requests (default: rate x 1 s, at least 10)",
     )
     load.add_argument(
         "--processes", type=int, help="Locust worker processes on this machine (-1: one per core)"
@@ -94,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("--worker", action="store_true", help="run as a worker of --master-host")
     scale.add_argument("--master-host", default="127.0.0.1", help="the master, for --worker")
     scale.add_argument("--master-port", type=int, default=5557, help="master port (5557)")
+    scale.add_argument(
+        "--master-bind-host", default="*", help="interface the master listens on (all)"
+    )
     return parser
 
 
@@ -125,8 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         return CANNOT_JUDGE
     if args.check_auth:
         return check_auth(args)
-    if args.host and not preflight_auth(args):
-        return CANNOT_JUDGE
+    if args.host:
+        headers = preflight_auth(args)
+        if headers is None or not preflight_reach(args.host, headers):
+            return CANNOT_JUDGE
     run_dir = new_run_dir(args.report_dir)
     print(f"loadtest: reports go to {run_dir}", flush=True)
     try:
@@ -155,30 +164,50 @@ def check_arguments(args: argparse.Namespace) -> str | None:
     return None
 
 
-def preflight_auth(args: argparse.Namespace) -> bool:
-    """Fetch a token once before the run, to fail early and say where it came from."""
+def preflight_auth(args: argparse.Namespace) -> dict[str, str] | None:
+    """Fetch a token once before the run, to fail early and say where it came from.
+
+    Returns the headers to use for the reachability check, None when an explicit --auth
+    source has no token. Locust's processes fetch (and refresh) their own tokens.
+    """
     if args.auth == "none" or (args.auth == "auto" and auth.is_loopback(args.host)):
-        return True
-    provider = auth.TokenProvider(
-        args.audience or auth.audience_for(args.host), auth.sources_for(args.auth)
-    )
+        return {}
+    provider = token_provider(args)
     try:
-        provider.token()
+        headers = provider.authorization_header()
     except auth.TokenUnavailable as error:
         if args.auth != "auto":
             print(f"error: {error}", file=sys.stderr)
-            return False
+            return None
         print(f"loadtest: warning: {error}; requests go without a token", file=sys.stderr)
-        return True
+        return {}
     print(f"loadtest: identity token from {provider.source_name} for {provider.audience}")
-    return True
+    return headers
+
+
+def preflight_reach(host: str, headers: dict[str, str]) -> bool:
+    """One GET / before the run: a mistyped URL is not an outage and cannot be judged."""
+    request = urllib.request.Request(f"{host.rstrip('/')}/", headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=REACH_TIMEOUT_S):  # noqa: S310
+            return True
+    except urllib.error.HTTPError:
+        return True  # an answer, whatever it is: the run will show what it means
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        print(f"error: cannot reach {host}: {reason}", file=sys.stderr)
+        return False
+
+
+def token_provider(args: argparse.Namespace) -> auth.TokenProvider:
+    audience = args.audience or auth.audience_for(args.host)
+    return auth.TokenProvider(audience, auth.sources_for(args.auth))
 
 
 def check_auth(args: argparse.Namespace) -> int:
-    provider = auth.TokenProvider(
-        args.audience or auth.audience_for(args.host), auth.sources_for(args.auth)
-    )
+    """--check-auth: fetch a token, say where from and for how long (never the token)."""
     try:
+        provider = token_provider(args)
         provider.token()
     except (auth.TokenUnavailable, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -255,6 +284,8 @@ def locust_command(args: argparse.Namespace, host: str, run_dir: Path) -> list[s
         command += ["--processes", str(args.processes)]
     if args.expect_workers:
         command += ["--master", "--expect-workers", str(args.expect_workers)]
+        command += ["--expect-workers-max-wait", str(WORKERS_WAIT_S)]
+        command += ["--master-bind-host", args.master_bind_host]
         command += ["--master-bind-port", str(args.master_port)]
     return command
 

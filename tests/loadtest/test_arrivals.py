@@ -82,6 +82,6 @@ def test_rate_zero_pauses_and_restarts_from_now():
 
 
 def test_pool_size():
-    assert pool_size(100, None) == 25  # 250 ms per request at 100/s
-    assert pool_size(8, None) == 10  # at least 10
+    assert pool_size(100, None) == 100  # up to 1 s per request at 100/s
+    assert pool_size(4, None) == 10  # at least 10
     assert pool_size(100, 60) == 60  # --users wins

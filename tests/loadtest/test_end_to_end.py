@@ -5,6 +5,7 @@ its own service, as `nox -s loadtest` does.
 """
 
 import csv
+import json
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 
+from loadtest.local_service import LocalService, free_port
 from tests.loadtest.conftest import REPO, loadtest_env
 from tests.loadtest.token_fakes import http_server
 
@@ -144,3 +146,60 @@ def test_ctrl_c_judges_what_ran_and_stops_the_service(tmp_path):
     assert list(tmp_path.glob("*/summary.json"))
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0, "the service is still listening"
+
+
+def test_master_and_worker_as_on_separate_machines(tmp_path, judgeable_slos):
+    """The documented scale-out commands, with the master and its worker on 127.0.0.1."""
+    master_port = free_port()
+    reports = tmp_path / "reports"
+    with LocalService(tmp_path / "service.log") as service:
+        master = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "loadtest",
+                "--host",
+                service.url,
+                "--expect-workers",
+                "1",
+                "--master-bind-host",
+                "127.0.0.1",
+                "--master-port",
+                str(master_port),
+                "--slo-file",
+                str(judgeable_slos),
+                "--duration",
+                "12s",
+                "--rate",
+                "30",
+                "--report-dir",
+                str(reports),
+            ],
+            cwd=REPO,
+            env=loadtest_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "loadtest",
+                "--worker",
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                str(master_port),
+            ],
+            cwd=REPO,
+            env=loadtest_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        output, _ = master.communicate(timeout=120)
+        worker.wait(timeout=30)
+    assert master.returncode == 0, output
+    summary = json.loads(next(reports.glob("*/summary.json")).read_text())
+    assert summary["run"]["workers"] == 1
+    assert summary["requests"]["total"] >= 299
