@@ -108,24 +108,27 @@ def test_a_run_dominated_by_401_cannot_be_judged_and_the_token_stays_secret(
     assert fake_jwt not in (run.run_dir / "summary.json").read_text()
 
 
-def test_ctrl_c_judges_what_ran_and_stops_the_service(tmp_path):
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "loadtest",
-            "--report-dir",
-            str(tmp_path),
-            "--duration",
-            "60s",
-            "--rate",
-            "10",
-        ],
+def start_loadtest(*args: str, **popen: object) -> subprocess.Popen:
+    """`python -m loadtest ARGS` in the background, its output as text on a pipe."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "loadtest", *args],
         cwd=REPO,
         env=loadtest_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        **popen,
+    )
+
+
+def test_ctrl_c_judges_what_ran_and_stops_the_service(tmp_path):
+    process = start_loadtest(
+        "--report-dir",
+        str(tmp_path),
+        "--duration",
+        "60s",
+        "--rate",
+        "10",
         start_new_session=True,
     )
     output = []
@@ -150,55 +153,30 @@ def test_ctrl_c_judges_what_ran_and_stops_the_service(tmp_path):
 
 def test_master_and_worker_as_on_separate_machines(tmp_path, judgeable_slos):
     """The documented scale-out commands, with the master and its worker on 127.0.0.1."""
-    master_port = free_port()
+    port = str(free_port())
     reports = tmp_path / "reports"
     with LocalService(tmp_path / "service.log") as service:
-        master = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "loadtest",
-                "--host",
-                service.url,
-                "--expect-workers",
-                "1",
-                "--master-bind-host",
-                "127.0.0.1",
-                "--master-port",
-                str(master_port),
-                "--slo-file",
-                str(judgeable_slos),
-                "--duration",
-                "12s",
-                "--rate",
-                "30",
-                "--report-dir",
-                str(reports),
-            ],
-            cwd=REPO,
-            env=loadtest_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        master = start_loadtest(
+            "--host",
+            service.url,
+            "--expect-workers",
+            "1",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-port",
+            port,
+            "--slo-file",
+            str(judgeable_slos),
+            "--duration",
+            "12s",
+            "--rate",
+            "30",
+            "--report-dir",
+            str(reports),
         )
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "loadtest",
-                "--worker",
-                "--master-host",
-                "127.0.0.1",
-                "--master-port",
-                str(master_port),
-            ],
-            cwd=REPO,
-            env=loadtest_env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        worker = start_loadtest("--worker", "--master-host", "127.0.0.1", "--master-port", port)
         output, _ = master.communicate(timeout=120)
-        worker.wait(timeout=30)
+        worker.communicate(timeout=30)
     assert master.returncode == 0, output
     summary = json.loads(next(reports.glob("*/summary.json")).read_text())
     assert summary["run"]["workers"] == 1
