@@ -16,14 +16,12 @@ import json
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import slo
-from loadtest import arrivals, auth
+from loadtest import arrivals, auth, preflight
 from loadtest.local_service import LocalService, ServiceStartError
 from loadtest.profiles import DEFAULT_PROFILE, PROFILES
 
@@ -33,7 +31,6 @@ DEFAULT_CLOSED_USERS = 50
 DEFAULT_REPORTS = Path("reports/loadtest")
 CANNOT_JUDGE = 2
 LOCUST_GRACE_S = 90
-REACH_TIMEOUT_S = 30  # a Cloud Run cold start
 WORKERS_WAIT_S = 300  # a master gives up (and the run cannot be judged) without its workers
 
 
@@ -131,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return CANNOT_JUDGE
     if args.check_auth:
-        return check_auth(args)
+        return preflight.check_auth(args)
     if args.host:
-        headers = preflight_auth(args)
-        if headers is None or not preflight_reach(args.host, headers):
+        headers = preflight.token_headers(args)
+        if headers is None or not preflight.reachable(args.host, headers):
             return CANNOT_JUDGE
     run_dir = new_run_dir(args.report_dir)
     print(f"loadtest: reports go to {run_dir}", flush=True)
@@ -162,62 +159,6 @@ def check_arguments(args: argparse.Namespace) -> str | None:
     if args.check_auth and not args.host:
         return "--check-auth needs --host"
     return None
-
-
-def preflight_auth(args: argparse.Namespace) -> dict[str, str] | None:
-    """Fetch a token once before the run, to fail early and say where it came from.
-
-    Returns the headers to use for the reachability check, None when an explicit --auth
-    source has no token. Locust's processes fetch (and refresh) their own tokens.
-    """
-    if args.auth == "none" or (args.auth == "auto" and auth.is_loopback(args.host)):
-        return {}
-    provider = token_provider(args)
-    try:
-        headers = provider.authorization_header()
-    except auth.TokenUnavailable as error:
-        if args.auth != "auto":
-            print(f"error: {error}", file=sys.stderr)
-            return None
-        print(f"loadtest: warning: {error}; requests go without a token", file=sys.stderr)
-        return {}
-    print(f"loadtest: identity token from {provider.source_name} for {provider.audience}")
-    return headers
-
-
-def preflight_reach(host: str, headers: dict[str, str]) -> bool:
-    """One GET / before the run: a mistyped URL is not an outage and cannot be judged."""
-    request = urllib.request.Request(f"{host.rstrip('/')}/", headers=headers)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=REACH_TIMEOUT_S):  # noqa: S310
-            return True
-    except urllib.error.HTTPError:
-        return True  # an answer, whatever it is: the run will show what it means
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        print(f"error: cannot reach {host}: {reason}", file=sys.stderr)
-        return False
-
-
-def token_provider(args: argparse.Namespace) -> auth.TokenProvider:
-    audience = args.audience or auth.audience_for(args.host)
-    return auth.TokenProvider(audience, auth.sources_for(args.auth))
-
-
-def check_auth(args: argparse.Namespace) -> int:
-    """--check-auth: fetch a token, say where from and for how long (never the token)."""
-    try:
-        provider = token_provider(args)
-        provider.token()
-    except (auth.TokenUnavailable, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    minutes = (provider.expires_at - datetime.now(UTC).timestamp()) / 60
-    print(
-        f"identity token from {provider.source_name} for {provider.audience}, "
-        f"valid for {minutes:.0f} more minutes"
-    )
-    return 0
 
 
 def new_run_dir(base: Path) -> Path:
@@ -274,7 +215,7 @@ def locust_command(args: argparse.Namespace, host: str, run_dir: Path) -> list[s
     if args.audience:
         command += ["--audience", args.audience]
     if args.duration:
-        command += ["--run-time", f"{round(args.duration)}s"]
+        command += ["--run-time", f"{max(1, round(args.duration))}s"]
     if args.rate > 0:
         users = arrivals.pool_size(args.rate, args.users)
     else:

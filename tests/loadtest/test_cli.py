@@ -1,5 +1,6 @@
 """Command-line mistakes: a message naming what is wrong, exit 2, nothing started."""
 
+import socket
 import subprocess
 import sys
 
@@ -69,3 +70,13 @@ def test_help_lists_the_flags():
         "--worker",
     ):
         assert flag in completed.stdout
+
+
+def test_an_unreachable_host_cannot_be_judged(tmp_path):
+    with socket.socket() as closed:  # a port that nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    completed = loadtest("--host", f"http://127.0.0.1:{port}", "--report-dir", str(tmp_path / "r"))
+    assert completed.returncode == 2
+    assert f"cannot reach http://127.0.0.1:{port}" in completed.stderr
+    assert not (tmp_path / "r").exists()
