@@ -212,7 +212,8 @@ class VertexBackend:
             deadline = time.monotonic() + self.config.request_deadline
             self._caller.call(lambda timeout: self._predict_once(request, 1, timeout), deadline)
         except (UpstreamFailure, ValueError) as error:
-            self._not_ready_reason = str(error)
+            # The client-fit message: readiness answers say why, the upstream detail is logged.
+            self._not_ready_reason = getattr(error, "message", str(error))
             logger.warning(
                 "Vertex AI endpoint %s failed its start-up prediction: %s",
                 self.config.endpoint_path,
