@@ -8,20 +8,24 @@
 ARG BASE_IMAGE=python:3.12-slim
 
 FROM ${BASE_IMAGE} AS builder
-ARG EXTRAS=serve,vertex
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DEFAULT_TIMEOUT=120
 WORKDIR /build
-COPY pyproject.toml constraints.txt ./
-# Only the dependencies go into the virtualenv (the app is copied as source below), so list the
-# requirements of the chosen extras from pyproject.toml and install them pinned by constraints.
-# The CA bundle, when given as a build secret, exists only during this RUN: no layer keeps it.
-RUN python3 -c "import sys, tomllib; extras = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']; print('\n'.join(req for name in sys.argv[1].split(',') for req in extras[name.strip()]))" "$EXTRAS" > requirements.txt \
-    && python3 -m venv /opt/venv
+COPY pyproject.toml constraints.txt scripts/extra-requirements.py ./
+RUN python3 -m venv /opt/venv
+# Only the dependencies go into the virtualenv (the app is copied as source below), pinned by
+# constraints.txt. The serving stack first, in a layer every EXTRAS choice shares; then the rest.
+# The CA bundle, when given as a build secret, exists only during these RUNs: no layer keeps it.
 RUN --mount=type=secret,id=pip-ca \
     if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
-    && /opt/venv/bin/pip install --no-compile -c constraints.txt -r requirements.txt \
+    && python3 extra-requirements.py serve > serve.txt \
+    && /opt/venv/bin/pip install --no-compile -c constraints.txt -r serve.txt
+ARG EXTRAS=serve,vertex
+RUN --mount=type=secret,id=pip-ca \
+    if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
+    && python3 extra-requirements.py "$EXTRAS" > extras.txt \
+    && /opt/venv/bin/pip install --no-compile -c constraints.txt -r extras.txt \
     && /opt/venv/bin/pip uninstall --yes pip setuptools \
     && find /opt/venv/lib -depth -type d -name tests -exec rm -rf {} +
 # Bytecode only for what the service loads, not for every module the wheels ship: without it
@@ -34,13 +38,6 @@ RUN /opt/venv/bin/python -c "import importlib, importlib.util, sys; [importlib.i
         google.auth.transport.grpc google.cloud.aiplatform_v1
 
 FROM ${BASE_IMAGE}
-ARG VERSION=dev
-ARG GIT_REVISION=unknown
-LABEL org.opencontainers.image.title="prediction-service" \
-      org.opencontainers.image.description="Fashion-MNIST prediction service (Flask under Gunicorn) for Cloud Run" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${GIT_REVISION}"
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin app
@@ -56,5 +53,13 @@ USER app:app
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8080') + '/', timeout=2)"]
+# Last, so that a new version or revision changes only the image's metadata, not its layers.
+ARG VERSION=dev
+ARG GIT_REVISION=unknown
+LABEL org.opencontainers.image.title="prediction-service" \
+      org.opencontainers.image.description="Fashion-MNIST prediction service (Flask under Gunicorn) for Cloud Run" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${GIT_REVISION}"
 # Exec form: Gunicorn is PID 1 and receives Cloud Run's SIGTERM itself.
 CMD ["gunicorn", "-c", "service/gunicorn.conf.py", "service:create_app()"]

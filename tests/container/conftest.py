@@ -113,7 +113,7 @@ def build_image(
             )
             log = REPORTS / f"build-{extras.replace(',', '-')}.log"
             seconds = engine.build(REPO, request, log)
-            built[extras] = BuiltImage(tag, extras, base_image, seconds)
+            built[extras] = BuiltImage(tag, args, seconds)
             report_line(f"built {tag} (EXTRAS={extras}, base {base_image}) in {seconds:.0f} s")
         return built[extras]
 

@@ -157,9 +157,16 @@ class Engine:
 @dataclass(frozen=True)
 class BuiltImage:
     tag: str
-    extras: str
-    base_image: str
+    build_args: dict[str, str]  # EXTRAS, BASE_IMAGE, VERSION, GIT_REVISION
     build_seconds: float
+
+    @property
+    def extras(self) -> str:
+        return self.build_args["EXTRAS"]
+
+    @property
+    def base_image(self) -> str:
+        return self.build_args["BASE_IMAGE"]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from container_engine import BuiltImage, Engine, RunningService
-from container_project import git_revision, project_version
+from container_project import project_version
 
 
 def _proc_status_ids(status: str, field: str) -> list[int]:
@@ -40,7 +40,7 @@ def test_the_labels_carry_the_version_and_git_revision(
     labels = engine.image_labels(default_image.tag)
 
     assert labels["org.opencontainers.image.version"] == project_version()
-    assert labels["org.opencontainers.image.revision"] == git_revision()
+    assert labels["org.opencontainers.image.revision"] == default_image.build_args["GIT_REVISION"]
 
 
 @pytest.mark.parametrize("module", ["torch", "locust", "pytest", "pip", "service.model.train"])
