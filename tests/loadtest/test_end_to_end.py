@@ -181,3 +181,41 @@ def test_master_and_worker_as_on_separate_machines(tmp_path, judgeable_slos):
     summary = json.loads(next(reports.glob("*/summary.json")).read_text())
     assert summary["run"]["workers"] == 1
     assert summary["requests"]["total"] >= 299
+
+
+def test_a_saturated_worker_makes_the_run_unjudgeable(tmp_path, judgeable_slos):
+    with LocalService(tmp_path / "service.log") as service:
+        completed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                "tests/loadtest/cpu_warning_locustfile.py",
+                "--headless",
+                "--only-summary",
+                "--host",
+                service.url,
+                "--processes",
+                "2",
+                "--arrival-rate",
+                "30",
+                "--run-time",
+                "8s",
+                "--users",
+                "30",
+                "--slo-file",
+                str(judgeable_slos),
+                "--report-dir",
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=loadtest_env(),
+            timeout=120,
+        )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 2, output
+    assert "the load generator's CPU went above 90% (peak 95%)" in output
+    assert json.loads((tmp_path / "summary.json").read_text())["result"]["exit_code"] == 2
