@@ -1,6 +1,6 @@
 """The real locustfile, plus a worker that reports a CPU warning as Locust would at 95%.
 
-Used by test_end_to_end to check that a saturated worker reaches the master's gate.
+Used by test_loadtest_end_to_end to check that a saturated worker reaches the master's gate.
 """
 
 import gevent
