@@ -35,7 +35,6 @@ MIN_REQUESTS = 1000
 # Generated cases per operation and phase: 12 operations, most of them without parameters, so
 # the few with bodies or path parameters carry most of the requests.
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "150"))
-MODEL_NAME = "fashion-mnist-cnn"
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -56,10 +55,6 @@ def fuzz_config() -> schemathesis.Config:
                 "coverage": {"enabled": True},
                 "fuzzing": {"enabled": True},
             },
-            # The OIP model routes answer 404 for any other name: most cases use the real one so
-            # that the bodies reach the inference code, a quarter keep a generated name.
-            "dictionaries": {"model_names": {"values": [MODEL_NAME]}},
-            "parameters": {"path.model_name": {"dictionary": "model_names", "probability": 0.75}},
         }
     )
 
