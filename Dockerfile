@@ -47,15 +47,17 @@ ENV PATH=/opt/venv/bin:$PATH \
     PORT=8080
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
+# Version and revision change with every build: declared after the dependency layers, so those
+# stay cached, and before the one RUN, so that a builder whose cache keys metadata steps by
+# their text (buildah) still cannot reuse the LABEL below from an older build.
+ARG VERSION=dev
+ARG GIT_REVISION=unknown
 COPY service/ service/
 RUN python3 -m compileall -q service
 USER app:app
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8080') + '/', timeout=2)"]
-# Last, so that a new version or revision changes only the image's metadata, not its layers.
-ARG VERSION=dev
-ARG GIT_REVISION=unknown
 LABEL org.opencontainers.image.title="prediction-service" \
       org.opencontainers.image.description="Fashion-MNIST prediction service (Flask under Gunicorn) for Cloud Run" \
       org.opencontainers.image.licenses="Apache-2.0" \

@@ -3,6 +3,8 @@ and only the serving dependencies inside."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from container_engine import BuiltImage, Engine, RunningService
 from container_project import project_version
@@ -61,3 +63,27 @@ def test_no_build_secret_or_pip_cache_is_left_in_the_image(service: RunningServi
         assert result.returncode == 1, f"{path} exists in the image"
     environment = service.engine.exec(service.container, "env").stdout
     assert "PIP_CERT" not in environment
+
+
+CLOUD_RUN_MEMORY_BYTES = 512 * 2**20  # the deploy command's --memory 512Mi
+
+
+def test_memory_after_serving_fits_cloud_runs_512_mib(
+    service: RunningService, report_line: Callable[[str], None]
+) -> None:
+    # The container sees its own memory cgroup at /sys/fs/cgroup (v2) or /sys/fs/cgroup/memory
+    # (v1): the whole container's memory, Gunicorn master and workers, page cache included.
+    result = service.engine.exec(
+        service.container,
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory.current 2>/dev/null"
+        " || cat /sys/fs/cgroup/memory/memory.usage_in_bytes",
+    )
+    if result.returncode != 0:
+        pytest.skip(f"the container cannot read its memory cgroup: {result.stderr.strip()}")
+    used = int(result.stdout)
+    workers = service.logs()[0].count('"message": "Booting worker with pid')
+    report_line(f"memory after the HTTP tests: {used / 2**20:.0f} MiB with {workers} worker(s)")
+
+    assert used < CLOUD_RUN_MEMORY_BYTES
