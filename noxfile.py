@@ -130,4 +130,3 @@ def lock(session: nox.Session) -> None:
     header = "# Pinned versions for every extra. nox and the Dockerfile both use it.\n"
     with open("constraints.txt", "w", encoding="utf-8") as out:
         out.write(header + "\n".join([*lines, "torch==2.13.0"]) + "\n")
-
