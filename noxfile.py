@@ -116,8 +116,11 @@ def fuzz(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks: inference latency, HTTP throughput vs a minimal route, cold start, memory."""
+    """Benchmarks: inference latency, HTTP throughput vs a minimal route, cold start, memory
+    (writes benchmarks/results/latest.json; `-- --help` lists the options)."""
     install(session, "serve", "loadtest", "dev")
+    if "--profile" in session.posargs:
+        session.install(*CONSTRAINTS, "py-spy")
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import endtoend, report
+from benchmarks import endtoend, profile, report
 from benchmarks.server import MINIMAL_APP, REPO_ROOT, SERVICE_APP, GunicornServer
 
 DEFAULT_JSON = REPO_ROOT / "benchmarks" / "results" / "latest.json"
@@ -58,22 +58,29 @@ def inference_figures(quick: bool, directory: Path) -> list[dict[str, Any]]:
     return json.loads(output.read_text())["results"]
 
 
-def cold_starts(body: bytes, repeats: int, directory: Path, cpus: set[int] | None) -> list[float]:
+def cold_starts(
+    body: bytes, repeats: int, directory: Path, cpus: set[int] | None, environ: dict[str, str]
+) -> list[float]:
     seconds = []
     for attempt in range(repeats):
-        server = GunicornServer(SERVICE_APP, directory / f"cold-{attempt}.log", cpus)
+        server = GunicornServer(SERVICE_APP, directory / f"cold-{attempt}.log", cpus, environ)
         with server:
             seconds.append(server.seconds_to_first_success("/predict", body, "image/png"))
     return seconds
 
 
 def end_to_end(
-    png: Path, settings: endtoend.LoadSettings, directory: Path, cpus: set[int] | None
+    png: Path,
+    settings: endtoend.LoadSettings,
+    directory: Path,
+    cpus: set[int] | None,
+    environ: dict[str, str],
 ) -> dict[str, Any]:
-    workers = len(cpus) if cpus else len(os.sched_getaffinity(0))
+    default_workers = len(cpus) if cpus else len(os.sched_getaffinity(0))
+    workers = int(environ.get("WEB_CONCURRENCY", default_workers))
     results = {}
     for name, app in (("minimal", MINIMAL_APP), ("predict", SERVICE_APP)):
-        with GunicornServer(app, directory / f"{name}.log", cpus) as server:
+        with GunicornServer(app, directory / f"{name}.log", cpus, environ) as server:
             server.seconds_to_first_success("/predict", png.read_bytes(), "image/png")
             results[name] = endtoend.benchmark_app(
                 name, server, png, "image/png", settings, workers
@@ -119,7 +126,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--latency-ceiling-ms", type=float, default=200.0, help="p99 above it: not sustained"
     )
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the predict workers at half rate"
+    )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="environment for every Gunicorn started, e.g. THREADS=2 (repeatable)",
+    )
     args = parser.parse_args(argv)
+    if args.profile and profile.py_spy() is None:
+        parser.error("--profile needs py-spy (pip install -c constraints.txt py-spy)")
+    if any("=" not in item for item in args.server_env):
+        parser.error("--server-env takes NAME=VALUE")
+    server_environ = dict(item.split("=", 1) for item in args.server_env)
 
     cpus = sorted(os.sched_getaffinity(0))
     server_cpus = set(cpus[:-1]) if args.pin and len(cpus) > 1 else None
@@ -132,13 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         directory = Path(scratch)
+        settings.profile_dir = directory if args.profile else None
         png = sample_png(directory)
         print("(a) inference latency (benchmarks/inference.py)", flush=True)
         inference = inference_figures(args.quick, directory)
         print("(c) cold start", flush=True)
-        cold = cold_starts(png.read_bytes(), args.cold_starts, directory, server_cpus)
+        cold = cold_starts(
+            png.read_bytes(), args.cold_starts, directory, server_cpus, server_environ
+        )
         print("(b, d) end to end at fixed arrival rates", flush=True)
-        e2e = end_to_end(png, settings, directory, server_cpus)
+        e2e = end_to_end(png, settings, directory, server_cpus, server_environ)
     memory = [
         size["rss"] for sizes in e2e["predict"]["worker_memory_mb"].values() for size in sizes
     ]
@@ -150,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             if server_cpus
             else "none: server and generator share every CPU (generator CPU reported)"
         ),
+        "server_environment": server_environ,
         "inference": inference,
         "end_to_end": e2e,
         "cold_start_s": {

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks import profile
 from benchmarks.server import REPO_ROOT, GunicornServer, affinity
 
 START_RATE = 100.0
@@ -36,6 +37,7 @@ class LoadSettings:
     latency_ceiling_ms: float = 200.0
     connections: int = 64
     generator_cpus: set[int] | None = None
+    profile_dir: Path | None = None  # set: py-spy the predict workers at half rate
 
 
 @dataclass
@@ -151,6 +153,9 @@ def benchmark_app(
         print(f"  {name}: {settings.half_rate_seconds:.0f} s at half of it", flush=True)
         half = run_load(server, body_path, content_type, rate, settings.half_rate_seconds, settings)
         print(f"    {describe(half)}", flush=True)
+        if settings.profile_dir is not None and name == "predict":
+            half["profile"] = profile_at(server, body_path, content_type, rate, settings)
+            print(profile.render(half["profile"]), flush=True)
     return {
         # Replacements: max_requests recycling (or a crash) during the runs; each costs a
         # model load and a self-test on that worker, and shows in the latency tail.
@@ -160,3 +165,20 @@ def benchmark_app(
         "steps": search.steps,
         "worker_memory_mb": {"after_warm_up": memory_warm, "after_load": server.worker_memory_mb()},
     }
+
+
+def profile_at(
+    server: GunicornServer, body_path: Path, content_type: str, rate: float, settings: LoadSettings
+) -> dict[str, Any]:
+    """One more run at `rate` with py-spy sampling the workers (kept apart from the measured
+    run: sampling costs the workers a little)."""
+    if settings.profile_dir is None or server.process is None:
+        return {"error": "no profile directory or no server"}
+    raw = settings.profile_dir / "predict-py-spy.txt"
+    seconds = 6.0
+    sampler = profile.start(server.process.pid, seconds, raw)
+    run_load(server, body_path, content_type, rate, seconds, settings)
+    _, errors = sampler.communicate(timeout=60)
+    if sampler.returncode != 0 or not raw.exists():
+        return {"error": errors.decode(errors="replace")[-500:]}
+    return profile.breakdown(raw)
