@@ -34,7 +34,7 @@ from tests.drills.gunicorn_process import GunicornProcess
 MIN_REQUESTS = 1000
 # Generated cases per operation and phase: 12 operations, most of them without parameters, so
 # the few with bodies or path parameters carry most of the requests.
-EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "150"))
+EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
