@@ -137,9 +137,11 @@ def post_worker_init(worker: Any) -> None:
 class _SlowClientGuard:
     """Shuts the read side of a connection whose request has held a worker thread for more than
     `timeout` seconds. A read in progress then ends: during the headers Gunicorn closes the
-    connection; during the body the app sees it cut short and answers 400. A request already
+    connection; during the body the app gets it cut short and answers a 4xx. A request already
     past its reads is unaffected (only reading is shut), so the bound is never hit by a
-    well-behaved client: reads from Cloud Run's front end take milliseconds."""
+    well-behaved client: reads from Cloud Run's front end take milliseconds. The clock starts
+    when a thread takes the connection, so N trickling clients delay others by at most about
+    ceil(N / threads) x timeout, instead of for ever (tests/drills/test_fault_drills.py)."""
 
     def __init__(self, handle: Any, timeout: float) -> None:
         self._handle = handle
