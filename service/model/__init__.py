@@ -36,6 +36,12 @@ class Classifier:
         self.metadata = metadata
         self._network = network
 
+    @property
+    def parameter_count(self) -> int:
+        """Weights and biases after BatchNorm folding."""
+        layers = (*self._network.convs, *self._network.dense)
+        return sum(layer.weight.size + layer.bias.size for layer in layers)
+
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         """Softmax probabilities, float32 (N, 10), one row per image, rows sum to 1."""
         images = np.asarray(images, dtype=np.float32)
