@@ -3,7 +3,9 @@ and only the serving dependencies inside."""
 
 from __future__ import annotations
 
+import tarfile
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from container_engine import BuiltImage, Engine, RunningService
@@ -63,6 +65,37 @@ def test_no_build_secret_or_pip_cache_is_left_in_the_image(service: RunningServi
         assert result.returncode == 1, f"{path} exists in the image"
     environment = service.engine.exec(service.container, "env").stdout
     assert "PIP_CERT" not in environment
+
+
+def _layer_file_names(archive: Path) -> list[str]:
+    """Every path stored in every layer of a saved image (docker-archive or OCI layout)."""
+    names: list[str] = []
+    with tarfile.open(archive) as image:
+        for member in image.getmembers():
+            if not member.isfile() or member.name.endswith((".json", "repositories")):
+                continue
+            try:
+                with tarfile.open(fileobj=image.extractfile(member), mode="r:*") as layer:
+                    names += layer.getnames()
+            except tarfile.ReadError:
+                continue  # a config or manifest blob, not a layer
+    return names
+
+
+def test_no_layer_keeps_the_build_secret(
+    engine: Engine, default_image: BuiltImage, tmp_path: Path
+) -> None:
+    # The final filesystem can hide a file a lower layer still carries: read every layer.
+    archive = tmp_path / "image.tar"
+    engine.run("save", "-o", str(archive), default_image.tag, timeout=600)
+
+    names = [name.removeprefix("./") for name in _layer_file_names(archive)]
+    history = engine.run("history", "--no-trunc", default_image.tag).stdout
+
+    assert any(name.startswith("opt/venv/") for name in names), "no layer was read"
+    assert not [name for name in names if name.startswith("run/secrets/")]
+    assert "BEGIN CERTIFICATE" not in history
+    assert "PIP_CERT=/" not in history
 
 
 CLOUD_RUN_MEMORY_BYTES = 512 * 2**20  # the deploy command's --memory 512Mi
