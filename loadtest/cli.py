@@ -148,6 +148,8 @@ def check_arguments(args: argparse.Namespace) -> str | None:
     injecting = args.inject_latency_ms or args.inject_error_share
     if injecting and args.host:
         return "--inject-* only apply to the local service (no --host)"
+    if args.host and not args.host.startswith(("http://", "https://")):
+        return f"--host must be an http:// or https:// URL, not {args.host!r}"
     if args.inject_latency_ms < 0 or not 0 <= args.inject_error_share <= 1:
         return "--inject-latency-ms must be >= 0 and --inject-error-share within [0, 1]"
     if args.rate < 0 or (args.users is not None and args.users < 1):

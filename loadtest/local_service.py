@@ -107,7 +107,7 @@ class LocalService:
                     f"ready; its log ({self.log_path}) ends with:\n{self.log_tail()}"
                 )
             try:
-                with urllib.request.urlopen(f"{self.url}/ready", timeout=2) as answer:  # noqa: S310
+                with urllib.request.urlopen(f"{self.url}/ready", timeout=2) as answer:  # noqa: S310 - http://127.0.0.1 we started
                     if answer.status == 200:
                         return
             except urllib.error.HTTPError as error:

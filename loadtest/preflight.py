@@ -36,6 +36,7 @@ def token_headers(args: argparse.Namespace) -> dict[str, str] | None:
 
 def reachable(host: str, headers: dict[str, str]) -> bool:
     """One GET / before the run: a mistyped URL is not an outage and cannot be judged."""
+    # S310: the host is the user's --host, already checked to be http(s) by the CLI.
     request = urllib.request.Request(f"{host.rstrip('/')}/", headers=headers)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=REACH_TIMEOUT_S):  # noqa: S310

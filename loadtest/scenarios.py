@@ -72,14 +72,14 @@ class PredictionClient(FastHttpUser):
     @task(10)
     def predict_batch(self) -> None:
         self._pace()
-        batch = random.sample(SAMPLES, random.randint(*BATCH_SIZES))  # noqa: S311
+        batch = random.sample(SAMPLES, random.randint(*BATCH_SIZES))  # noqa: S311 - load mix
         body = {"instances": [{"content": sample.base64} for sample in batch]}
         self._predict("json batch", batch, data=json.dumps(body).encode())
 
     @task(5)
     def bad_request(self) -> None:
         self._pace()
-        bad = random.choice(BAD_REQUESTS)  # noqa: S311
+        bad = random.choice(BAD_REQUESTS)  # noqa: S311 - load mix, not security
         headers = {**self._auth(), "Content-Type": bad.content_type}
         name = f"POST {PREDICT} bad: {bad.name}"
         with self.client.post(
@@ -120,7 +120,7 @@ class PredictionClient(FastHttpUser):
 
     def _pace_and_pick(self) -> Sample:
         self._pace()
-        return random.choice(SAMPLES)  # noqa: S311
+        return random.choice(SAMPLES)  # noqa: S311 - load mix, not security
 
     def _pace(self) -> None:
         if self._open_model():

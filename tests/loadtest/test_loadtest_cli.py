@@ -32,6 +32,7 @@ def loadtest(*args: str) -> subprocess.CompletedProcess:
         (["--duration", "soon"], "expected a duration like 5m"),
         (["--shape", "zigzag"], "invalid choice: 'zigzag'"),
         (["--expect-workers", "3"], "needs a --host"),
+        (["--host", "staging.example"], "--host must be an http:// or https:// URL"),
     ],
 )
 def test_bad_flags_are_refused(args, message):
