@@ -1,27 +1,46 @@
 """Structured logs for Cloud Logging: one JSON line per request, on standard output.
 
 google-cloud-logging's `StructuredLogHandler` writes the line in the format Cloud Run's agent
-parses (severity, httpRequest, logging.googleapis.com/trace...). Its filter reads the trace id
-from the Flask request's `traceparent` or `X-Cloud-Trace-Context` header and writes it as
-`projects/PROJECT_ID/traces/TRACE_ID` when PROJECT_ID is set. Views add their own fields
-(labels, confidences, backend) to `g.log_fields`. Neither bodies nor headers other than the
-User-Agent are ever logged.
+parses (severity, httpRequest, logging.googleapis.com/trace...). The trace id comes from the
+request's `traceparent` or `X-Cloud-Trace-Context` header (parsed by the library's own parsers)
+and is written as `projects/PROJECT_ID/traces/TRACE_ID` when PROJECT_ID is set. Views add their
+own fields (labels, confidences, backend) to `g.log_fields`. Neither bodies, nor query values,
+nor headers other than the User-Agent are ever logged.
+
+The handler's stock filter (`CloudLoggingFilter`) looks for a Flask or Django request on every
+record and rebuilds its full URL each time (the costliest part of a prediction's log line, and
+it would log a query string's `?access_token=` in the clear). `RequestDataFilter` takes its place
+on the handler: it reads each request's data once, with the query values redacted, and fills the
+same record fields the handler's format expects.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
-from flask import Flask, Response, g, request
-from google.cloud.logging_v2.handlers import StructuredLogHandler
+from flask import Flask, Response, g, has_request_context, request
+from google.cloud.logging_v2.handlers import CloudLoggingFilter, StructuredLogHandler
+from google.cloud.logging_v2.handlers._helpers import _parse_trace_parent, _parse_xcloud_trace
 
 from service.config import Settings
 
 PACKAGE_LOGGER = "service"
 REQUEST_LOGGER = "service.request"
+REDACTED = "REDACTED"
+
+
+class RequestData(NamedTuple):
+    """What a log record made during a request says about it (all None outside a request).
+    `trace` is the bare trace id: the filter prefixes it with its project."""
+
+    http_request: dict[str, Any] | None
+    trace: str | None
+    span_id: str | None
+    trace_sampled: bool
 
 
 def init_app(app: Flask, settings: Settings, stream: TextIO | None = None) -> None:
@@ -55,9 +74,11 @@ def configure_package_logger(settings: Settings, stream: TextIO | None = None) -
     for handler in list(logger.handlers):
         if isinstance(handler, StructuredLogHandler):
             logger.removeHandler(handler)
-    logger.addHandler(
-        StructuredLogHandler(project_id=settings.project_id, stream=stream or sys.stdout)
-    )
+    handler = StructuredLogHandler(project_id=settings.project_id, stream=stream or sys.stdout)
+    for stock_filter in [f for f in handler.filters if isinstance(f, CloudLoggingFilter)]:
+        handler.removeFilter(stock_filter)
+    handler.addFilter(RequestDataFilter(project=settings.project_id))
+    logger.addHandler(handler)
     logger.setLevel(settings.log_level)
     # The root logger may have a plain-text handler (Gunicorn's, pytest's): not twice.
     logger.propagate = False
@@ -71,18 +92,83 @@ def _severity(status: int) -> int:
     return logging.INFO
 
 
+class RequestDataFilter(CloudLoggingFilter):
+    """`CloudLoggingFilter` with the request's data read once per request, query redacted.
+
+    Fields passed explicitly (`extra={"http_request": ..., "trace": ...}`) win, as with the
+    stock filter; the record fields set here are the ones `StructuredLogHandler`'s format reads.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        data = current_request_data()
+        trace = data.trace
+        if trace is not None and self.project is not None:
+            trace = f"projects/{self.project}/traces/{trace}"
+        record._resource = getattr(record, "resource", None)
+        record._trace = getattr(record, "trace", trace) or None
+        record._span_id = getattr(record, "span_id", data.span_id) or None
+        record._trace_sampled = bool(getattr(record, "trace_sampled", data.trace_sampled))
+        record._http_request = getattr(record, "http_request", data.http_request)
+        record._source_location = getattr(record, "source_location", None) or {
+            "line": record.lineno,
+            "file": record.pathname,
+            "function": record.funcName,
+        }
+        user_labels = getattr(record, "labels", {})
+        logger_label = {"python_logger": record.name} if record.name else {}
+        record._labels = {**logger_label, **self.default_labels, **user_labels} or None
+        record._trace_str = record._trace or ""
+        record._span_id_str = record._span_id or ""
+        record._trace_sampled_str = "true" if record._trace_sampled else "false"
+        record._http_request_str = json.dumps(record._http_request or {}, ensure_ascii=False)
+        record._source_location_str = json.dumps(record._source_location, ensure_ascii=False)
+        record._labels_str = json.dumps(record._labels or {}, ensure_ascii=False)
+        return True
+
+
+_NO_REQUEST = RequestData(None, None, None, False)
+
+
+def current_request_data() -> RequestData:
+    """The current request's method, redacted URL, user agent and trace ids (read once)."""
+    if not has_request_context():
+        return _NO_REQUEST
+    data = g.get("log_request_data")
+    if data is None:
+        # W3C traceparent first, then Cloud Trace's own header, as the library does.
+        trace, span_id, sampled = _parse_trace_parent(request.headers.get("traceparent"))
+        if trace is None:
+            trace, span_id, sampled = _parse_xcloud_trace(
+                request.headers.get("X-Cloud-Trace-Context")
+            )
+        http_request = {
+            "requestMethod": request.method,
+            "requestUrl": redacted_url(),
+            "userAgent": request.environ.get("HTTP_USER_AGENT", ""),
+            "protocol": request.environ.get("SERVER_PROTOCOL"),
+        }
+        data = g.log_request_data = RequestData(http_request, trace, span_id, sampled)
+    return data
+
+
+def redacted_url() -> str:
+    """The request's URL with every query value replaced: a token sent as `?access_token=`
+    must not reach the logs. The keys stay (they say what kind of request it was)."""
+    url = f"{request.scheme}://{request.host}{request.root_path}{request.path}"
+    if not request.query_string:
+        return url
+    return url + "?" + "&".join(f"{key}={REDACTED}" for key, _ in request.args.items(multi=True))
+
+
 def _http_request(response: Response) -> dict[str, Any]:
     started = g.get("request_started")
     latency = time.perf_counter() - started if started is not None else 0.0
     fields: dict[str, Any] = {
-        "requestMethod": request.method,
-        "requestUrl": request.url,
+        **current_request_data().http_request,
         "status": response.status_code,
         "latency": f"{latency:.6f}s",
-        "userAgent": request.user_agent.string,
         # Cloud Run's front end puts the client first in X-Forwarded-For.
         "remoteIp": request.access_route[0] if request.access_route else request.remote_addr,
-        "protocol": request.environ.get("SERVER_PROTOCOL"),
     }
     if request.content_length is not None:
         fields["requestSize"] = str(request.content_length)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import re
+from pathlib import Path
 
+import numpy as np
 import pytest
 from flask import Flask
 from service_helpers import encode
@@ -53,7 +56,7 @@ def test_one_json_line_per_request_with_cloud_logging_fields(logged_app, golden)
     assert entry["message"] == "POST /predict 200"
     http = entry["httpRequest"]
     assert http["requestMethod"] == "POST"
-    assert http["requestUrl"] == "http://localhost/predict?source=test"
+    assert http["requestUrl"] == "http://localhost/predict?source=REDACTED"
     assert http["status"] == 200
     assert re.fullmatch(r"\d+\.\d{6}s", http["latency"])
     assert http["requestSize"] == str(len(body))
@@ -89,6 +92,75 @@ def test_bad_input_is_a_warning_with_its_error_code(logged_app) -> None:
     assert entry["severity"] == "WARNING"
     assert entry["httpRequest"]["status"] == 415
     assert entry["error_code"] == "UNSUPPORTED_IMAGE_FORMAT"
+
+
+def test_bad_input_line_names_the_backend(logged_app) -> None:
+    app, stream = logged_app
+    app.test_client().post("/predict", data=b"not an image", content_type="image/png")
+
+    (entry,) = request_lines(stream)
+    assert entry["httpRequest"]["status"] == 415
+    assert entry["backend"] == "embedded"
+
+
+def test_not_ready_line_names_the_backend(tmp_path: Path) -> None:
+    stream = io.StringIO()
+    app = create_app(Settings(model_path=tmp_path / "missing.npz"), log_stream=stream)
+    stream.seek(0)
+    stream.truncate()
+    body = encode(np.zeros((28, 28), np.uint8), "PNG")
+    app.test_client().post("/predict", data=body, content_type="image/png")
+
+    (entry,) = request_lines(stream)
+    assert entry["httpRequest"]["status"] == 503
+    assert entry["error_code"] == "NOT_READY"
+    assert entry["backend"] == "embedded"
+
+
+def test_query_values_are_redacted_keys_kept(logged_app, golden) -> None:
+    app, stream = logged_app
+    images, _ = golden
+    app.test_client().post(
+        "/predict?access_token=tok-do-not-log-me&debug=1&debug=2",
+        data=encode(images[0], "PNG"),
+        content_type="image/png",
+    )
+
+    (entry,) = request_lines(stream)
+    assert entry["httpRequest"]["requestUrl"] == (
+        "http://localhost/predict?access_token=REDACTED&debug=REDACTED&debug=REDACTED"
+    )
+    assert "tok-do-not-log-me" not in stream.getvalue()
+
+
+def test_other_lines_during_a_request_carry_its_trace_and_redacted_url(logged_app) -> None:
+    app, stream = logged_app
+    traceparent = f"00-{TRACE_ID}-b7ad6b7169203331-01"
+    with app.test_request_context(
+        "/predict?access_token=tok-do-not-log-me", headers={"traceparent": traceparent}
+    ):
+        logging.getLogger("service.test").warning("something during the request")
+
+    (entry,) = request_lines(stream)
+    assert entry["message"] == "something during the request"
+    assert entry["logging.googleapis.com/trace"] == f"projects/demo-project/traces/{TRACE_ID}"
+    assert entry["logging.googleapis.com/labels"] == {"python_logger": "service.test"}
+    assert entry["httpRequest"]["requestUrl"] == "http://localhost/predict?access_token=REDACTED"
+    assert "tok-do-not-log-me" not in stream.getvalue()
+
+
+def test_lines_outside_a_request_have_no_request_fields(logged_app) -> None:
+    _app, stream = logged_app
+    logging.getLogger("service.test").info("start-up")
+
+    (line,) = stream.getvalue().splitlines()
+    entry = json.loads(line)
+    assert entry["message"] == "start-up"
+    assert entry["httpRequest"] == {}
+    assert entry["logging.googleapis.com/trace"] == ""
+    assert entry["logging.googleapis.com/sourceLocation"]["function"] == (
+        "test_lines_outside_a_request_have_no_request_fields"
+    )
 
 
 def test_neither_bodies_nor_authorization_headers_are_logged(logged_app, golden) -> None:
