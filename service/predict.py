@@ -30,6 +30,8 @@ def predict() -> ResponseReturnValue:
     settings: Settings = current_app.config["SETTINGS"]
     deadline = time.monotonic() + settings.predict_timeout_seconds
     expect_stages(*STAGES)
+    # The request's log line names the backend on an error too (not ready, bad input, upstream).
+    g.log_fields = {"backend": settings.backend}
     backend = current_readiness().ready_backend()
     instances = parse_instances(request, settings.max_batch)
     batch = len(instances)
@@ -37,7 +39,7 @@ def predict() -> ResponseReturnValue:
     reports = []
     for index, instance in enumerate(instances):
         try:
-            model_inputs[index], report = _model_input(instance, settings.max_pixels)
+            model_inputs[index], report = model_input(instance, settings.max_pixels)
         except ApiError as error:
             raise (error.at(f"instances[{index}]") if batch > 1 else error) from None
         reports.append(report)
@@ -66,7 +68,8 @@ def predict() -> ResponseReturnValue:
     )
 
 
-def _model_input(instance: Instance, max_pixels: int) -> tuple[np.ndarray, dict[str, Any]]:
+def model_input(instance: Instance, max_pixels: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """One instance as the model's input (float32 28x28) and its preprocessing report."""
     if instance.image_bytes is not None:
         with stage("decode"):
             decoded = decode_image(instance.image_bytes, max_pixels)
@@ -74,9 +77,9 @@ def _model_input(instance: Instance, max_pixels: int) -> tuple[np.ndarray, dict[
     else:
         gray, report = instance.pixels, {"source": "pixels", "source_size": [28, 28]}
     with stage("preprocess"):
-        model_input, steps = to_model_input(gray)
+        pixels, steps = to_model_input(gray)
     report.update(steps)
-    return model_input, report
+    return pixels, report
 
 
 def _prediction(probabilities: np.ndarray, report: dict[str, Any]) -> dict[str, Any]:

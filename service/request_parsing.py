@@ -86,15 +86,16 @@ def _multipart_instances(request: Request) -> list[Instance]:
 
 
 def _json_instances(body: bytes) -> list[Instance]:
-    document = _parse_json(body)
+    document = parse_json(body)
     if not isinstance(document, dict) or not isinstance(document.get("instances"), list):
         raise ApiError(
             400, "INVALID_REQUEST", 'The JSON body must be an object {"instances": [...]}.'
         )
-    return [_json_instance(item, index) for index, item in enumerate(document["instances"])]
+    return [json_instance(item, index) for index, item in enumerate(document["instances"])]
 
 
-def _parse_json(body: bytes) -> Any:
+def parse_json(body: bytes) -> Any:
+    """A JSON body, refusing non-finite numbers and huge integers; `ApiError` (4xx) if bad."""
     try:
         return json.loads(
             body,
@@ -127,7 +128,8 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
-def _json_instance(item: Any, index: int) -> Instance:
+def json_instance(item: Any, index: int) -> Instance:
+    """`instances[index]` of a JSON body: {"content": base64 image} or {"pixels": 28x28}."""
     where = f"instances[{index}]"
     if not isinstance(item, dict) or ("content" in item) == ("pixels" in item):
         raise ApiError(

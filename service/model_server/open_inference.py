@@ -27,7 +27,7 @@ from service.errors import ApiError
 from service.health import current_readiness
 from service.labels import CLASS_NAMES
 from service.model_server import infer
-from service.request_parsing import _parse_json
+from service.request_parsing import parse_json
 from service.resilience import UpstreamFailure
 
 MODEL_NAME = "fashion-mnist"
@@ -148,7 +148,7 @@ def model_infer(model_name: str) -> ResponseReturnValue:
     _require_model(model_name)
     if request.mimetype != "application/json":
         raise InferenceError("Send the inference request as application/json.", 415)
-    body = _parse_json(request.get_data(cache=False))
+    body = parse_json(request.get_data(cache=False))
     if not isinstance(body, dict):
         raise InferenceError("The inference request must be a JSON object.")
     request_id = body.get("id")

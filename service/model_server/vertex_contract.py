@@ -28,8 +28,8 @@ from service.config import ConfigError, Settings
 from service.errors import ApiError
 from service.health import current_readiness
 from service.model_server import infer
-from service.predict import _model_input
-from service.request_parsing import _json_instance, _parse_json
+from service.predict import model_input
+from service.request_parsing import json_instance, parse_json
 
 VECTOR_LENGTH = 28 * 28
 
@@ -60,7 +60,7 @@ def vertex_predict() -> ResponseReturnValue:
     settings: Settings = current_app.config["SETTINGS"]
     if request.mimetype != "application/json":
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the request as application/json.")
-    body = _parse_json(request.get_data(cache=False))
+    body = parse_json(request.get_data(cache=False))
     if not isinstance(body, dict) or not isinstance(body.get("instances"), list):
         raise ApiError(400, "INVALID_REQUEST", 'The body must be {"instances": [...]}.')
     instances = body["instances"]
@@ -109,9 +109,9 @@ def _image(item: Any, index: int, max_pixels: int) -> np.ndarray:
         return _vector(item, index)
     if isinstance(item, dict) and not isinstance(item.get("mimeType", ""), str):
         raise ApiError(400, "INVALID_REQUEST", f"instances[{index}].mimeType must be a string.")
-    instance = _json_instance(item, index)
+    instance = json_instance(item, index)
     try:
-        image, _report = _model_input(instance, max_pixels)
+        image, _report = model_input(instance, max_pixels)
     except ApiError as error:
         raise error.at(f"instances[{index}]") from None
     return np.asarray(image, dtype=np.float32)
