@@ -78,8 +78,18 @@ def test_every_line_gunicorn_and_the_app_print_is_json(gunicorn_server: RunningS
 
     messages = [entry.get("message", "") for entry in entries]
     assert sum(message.startswith("Booting worker") for message in messages) == 2
-    assert any(message == "POST /predict 422" for message in messages)
+    assert messages.count("POST /predict 422") == 1  # the app's line; no access-log line
     assert "hunter2-token" not in gunicorn_server.log_text()
+
+
+def test_config_builds_no_access_log_entries() -> None:
+    config = runpy.run_path(str(CONFIG))
+    logger_class = config["logger_class"]
+    logger = logger_class.__new__(logger_class)  # no cfg: access() must not need one
+
+    assert logger.access_log_enabled is False
+    assert logger.access(resp=None, req=None, environ={}, request_time=None) is None
+    assert config["max_requests"] >= 100000  # recycling a busy worker every ~20 s cost time
 
 
 def test_config_binds_port_on_every_interface_and_fits_cloud_run(monkeypatch) -> None:
