@@ -94,13 +94,14 @@ def _conv_relu(x: np.ndarray, conv: ConvLayer) -> np.ndarray:
     if conv.pool:
         out_h, out_w = height // 2, width // 2
         rows = batch * out_h * out_w
-        cols = _pooled_im2col(padded, out_h, out_w).reshape(4, rows, 9 * channels)
         if rows <= _ONE_PRODUCT_ROWS:
-            # Small inputs (one image): one matrix product beats four tiny ones.
+            # Small inputs (one image): fewer, larger copies and one matrix product.
+            cols = _pooled_im2col_by_transpose(padded, out_h, out_w)
             products = (cols.reshape(4 * rows, -1) @ conv.weight).reshape(4, rows, -1)
             out = np.maximum(np.maximum(products[0], products[1]), products[2])
             np.maximum(out, products[3], out=out)
         else:
+            cols = _pooled_im2col(padded, out_h, out_w).reshape(4, rows, 9 * channels)
             out = cols[0] @ conv.weight
             for block in cols[1:]:
                 np.maximum(out, block @ conv.weight, out=out)
@@ -130,3 +131,14 @@ def _pooled_im2col(padded: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
                 :, top : top + 2 * out_h : 2, left : left + 2 * out_w : 2
             ]
     return cols
+
+
+def _pooled_im2col_by_transpose(padded: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """The same array as `_pooled_im2col`, from 9 shifted copies and one transposing copy:
+    for one image, half the time of 36 small copies; for a batch, the transpose is far slower."""
+    batch, channels = padded.shape[0], padded.shape[3]
+    full = np.empty((batch, 2 * out_h, 2 * out_w, 9, channels), dtype=np.float32)
+    for kh, kw in _TAPS:
+        full[..., kh * 3 + kw, :] = padded[:, kh : kh + 2 * out_h, kw : kw + 2 * out_w]
+    split = full.reshape(batch, out_h, 2, out_w, 2, 9, channels)
+    return np.ascontiguousarray(split.transpose(2, 4, 0, 1, 3, 5, 6))
