@@ -122,7 +122,7 @@ def to_model_input(gray: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
     centred by its bounding box, as in the data set (centring by mass scored lower).
     """
     pixels = np.asarray(gray, dtype=np.float32)
-    source_background = float(np.median(_outer_frame(pixels)))
+    source_background = _median(_outer_frame(pixels))
     inverted = source_background >= 128
     background = 255.0 - source_background if inverted else source_background
     if inverted:
@@ -256,6 +256,18 @@ def _outer_frame(pixels: np.ndarray) -> np.ndarray:
     if min(pixels.shape) < 3:
         return pixels.ravel()
     return np.concatenate([pixels[0], pixels[-1], pixels[1:-1, 0], pixels[1:-1, -1]])
+
+
+def _median(values: np.ndarray) -> float:
+    """np.median's value (the mean of the two middle values for an even count, in the array's
+    dtype), a tenth of its cost on the ~100 frame pixels: np.median's generic path dominates."""
+    if values.size == 0:
+        return float(np.median(values))
+    ordered = np.sort(values)
+    middle = ordered.size // 2
+    if ordered.size % 2:
+        return float(ordered[middle])
+    return float((ordered[middle - 1] + ordered[middle]) / 2)
 
 
 def _garment_box(pixels: np.ndarray, background: float) -> tuple[int, int, int, int]:

@@ -142,3 +142,17 @@ def test_product_photo_is_inverted_trimmed_and_centred(client: FlaskClient, gold
         assert max(steps["fitted_size"]) == 28
         correct += prediction["class_id"] == label
     assert correct >= 9
+
+
+def test_background_is_the_median_of_the_outermost_pixels(client: FlaskClient) -> None:
+    """Even count: the mean of the two middle values (here 128, so the image is inverted)."""
+    frame = np.zeros((28, 28), dtype=np.uint8)
+    outer = np.ones((28, 28), dtype=bool)
+    outer[1:-1, 1:-1] = False
+    frame[outer] = np.where(np.arange(outer.sum()) % 2, 100, 156)
+    steps = predict_image(client, encode(frame, "PNG"))["preprocessing"]
+    assert steps["background"] == 128 and steps["inverted"] is True
+
+    strip = np.array([[0, 0, 200, 200, 200]], dtype=np.uint8)  # odd count: the middle value
+    steps = predict_image(client, encode(strip, "PNG"))["preprocessing"]
+    assert steps["background"] == 200 and steps["inverted"] is True
