@@ -77,7 +77,9 @@ def test_every_line_gunicorn_and_the_app_print_is_json(gunicorn_server: RunningS
     entries = [json.loads(line) for line in lines]  # fails on any plain-text line
 
     messages = [entry.get("message", "") for entry in entries]
-    assert sum(message.startswith("Booting worker") for message in messages) == 2
+    # Gunicorn's own lines are JSON too: at least one "Booting worker" per worker (a starved
+    # machine can see a worker booted again, which is not what this test is about).
+    assert sum(message.startswith("Booting worker") for message in messages) >= 2
     assert messages.count("POST /predict 422") == 1  # the app's line; no access-log line
     assert "hunter2-token" not in gunicorn_server.log_text()
 
