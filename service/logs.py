@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any, NamedTuple, TextIO
@@ -31,6 +32,8 @@ from service.config import Settings
 PACKAGE_LOGGER = "service"
 REQUEST_LOGGER = "service.request"
 REDACTED = "REDACTED"
+# A query key kept in the log: a short parameter name. A longer or odder key may be a token.
+_PARAMETER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-\[\]]{0,39}")
 
 
 class RequestData(NamedTuple):
@@ -153,11 +156,20 @@ def current_request_data() -> RequestData:
 
 def redacted_url() -> str:
     """The request's URL with every query value replaced: a token sent as `?access_token=`
-    must not reach the logs. The keys stay (they say what kind of request it was)."""
+    must not reach the logs. Keys that look like parameter names stay (they say what kind of
+    request it was); a part without `=` (a bare `?TOKEN`) or an odd key is replaced whole."""
     url = f"{request.scheme}://{request.host}{request.root_path}{request.path}"
     if not request.query_string:
         return url
-    return url + "?" + "&".join(f"{key}={REDACTED}" for key, _ in request.args.items(multi=True))
+    parts = request.query_string.decode("latin-1").split("&")
+    return url + "?" + "&".join(_redacted_query_part(part) for part in parts if part)
+
+
+def _redacted_query_part(part: str) -> str:
+    key, equals, _value = part.partition("=")
+    if not equals or not _PARAMETER_NAME.fullmatch(key):
+        return REDACTED
+    return f"{key}={REDACTED}"
 
 
 def _http_request(response: Response) -> dict[str, Any]:

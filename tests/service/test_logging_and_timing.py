@@ -133,6 +133,18 @@ def test_query_values_are_redacted_keys_kept(logged_app, golden) -> None:
     assert "tok-do-not-log-me" not in stream.getvalue()
 
 
+def test_a_bare_query_string_is_redacted_whole(logged_app) -> None:
+    app, stream = logged_app
+    token = "0f3a9c2e7b1d4f6a8c0e2b4d6f8a0c2e"  # noqa: S105 - a marker, not a credential
+    app.test_client().get(f"/?{token}&page=2&%2Fodd%20key=1")
+
+    (entry,) = request_lines(stream)
+    assert entry["httpRequest"]["requestUrl"] == (
+        "http://localhost/?REDACTED&page=REDACTED&REDACTED"
+    )
+    assert token not in stream.getvalue()
+
+
 def test_other_lines_during_a_request_carry_its_trace_and_redacted_url(logged_app) -> None:
     app, stream = logged_app
     traceparent = f"00-{TRACE_ID}-b7ad6b7169203331-01"
