@@ -51,14 +51,25 @@ class Classifier:
 
 
 def load_classifier(path: Path | None = None) -> Classifier:
-    """Load the committed weights (or those at `path`); the version is the file's short hash."""
+    """Load the committed weights (or those at `path`); the version hashes the weight values."""
     path = DEFAULT_WEIGHTS_PATH if path is None else Path(path)
-    raw = path.read_bytes()
     with np.load(path, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
     network = network_from_arrays(arrays, source=str(path))
     metadata = json.loads(str(arrays["metadata"])) if "metadata" in arrays else {}
-    return Classifier(network, hashlib.sha256(raw).hexdigest()[:12], metadata)
+    return Classifier(network, weights_version(arrays), metadata)
+
+
+def weights_version(arrays: dict[str, np.ndarray]) -> str:
+    """Short hash of the weight values alone: the same training command gives the same version
+    (the .npz bytes differ between runs by zip timestamps and the recorded training time)."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        if name != "metadata":
+            array = np.ascontiguousarray(arrays[name])
+            digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+            digest.update(array.tobytes())
+    return digest.hexdigest()[:12]
 
 
 def network_from_arrays(arrays: dict[str, np.ndarray], source: str = "weights") -> Network:

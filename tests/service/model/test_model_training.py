@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="PyTorch not installed: pip install '.[train]'")
 
-from service.model import golden_samples, network_from_arrays  # noqa: E402
+from service.model import golden_samples, network_from_arrays, weights_version  # noqa: E402
 from service.model import train as training  # noqa: E402
 
 
@@ -80,6 +80,7 @@ def test_training_is_deterministic_for_a_given_seed():
         return training.export_arrays(model.eval())
 
     first, second = one_epoch_weights(), one_epoch_weights()
+    assert weights_version(first) == weights_version(second)
     assert first.keys() == second.keys()
     for name in first:
         np.testing.assert_array_equal(first[name], second[name])
