@@ -78,13 +78,23 @@ def configure_package_logger(settings: Settings, stream: TextIO | None = None) -
         if isinstance(handler, StructuredLogHandler):
             logger.removeHandler(handler)
     handler = StructuredLogHandler(project_id=settings.project_id, stream=stream or sys.stdout)
-    for stock_filter in [f for f in handler.filters if isinstance(f, CloudLoggingFilter)]:
-        handler.removeFilter(stock_filter)
-    handler.addFilter(RequestDataFilter(project=settings.project_id))
+    use_request_data_filter(handler, settings)
     logger.addHandler(handler)
     logger.setLevel(settings.log_level)
     # The root logger may have a plain-text handler (Gunicorn's, pytest's): not twice.
     logger.propagate = False
+    # Records that reach the root logger during a request (Pillow's warnings, libraries' own
+    # loggers) go out through Gunicorn's structured handler: it must redact the URL too.
+    for root_handler in logging.getLogger().handlers:
+        if isinstance(root_handler, StructuredLogHandler):
+            use_request_data_filter(root_handler, settings)
+
+
+def use_request_data_filter(handler: StructuredLogHandler, settings: Settings) -> None:
+    """Swap the handler's stock `CloudLoggingFilter` (and any earlier one of ours) for ours."""
+    for old_filter in [f for f in handler.filters if isinstance(f, CloudLoggingFilter)]:
+        handler.removeFilter(old_filter)
+    handler.addFilter(RequestDataFilter(project=settings.project_id))
 
 
 def _severity(status: int) -> int:

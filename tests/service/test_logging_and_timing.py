@@ -161,6 +161,29 @@ def test_other_lines_during_a_request_carry_its_trace_and_redacted_url(logged_ap
     assert "tok-do-not-log-me" not in stream.getvalue()
 
 
+def test_library_records_on_the_root_handler_get_the_redacted_url_too() -> None:
+    # Gunicorn's logconfig_dict puts a StructuredLogHandler on the root logger before the app
+    # exists; a library's record during a request (a Pillow warning) goes out through it.
+    from google.cloud.logging_v2.handlers import StructuredLogHandler
+
+    root_stream = io.StringIO()
+    root_handler = StructuredLogHandler(stream=root_stream)
+    root = logging.getLogger()
+    root.addHandler(root_handler)
+    try:
+        app = create_app(Settings(project_id="demo-project"), log_stream=io.StringIO())
+        root_stream.seek(0)
+        root_stream.truncate()
+        with app.test_request_context("/predict?access_token=tok-do-not-log-me"):
+            logging.getLogger("py.warnings").warning("Tag data larger than file")
+    finally:
+        root.removeHandler(root_handler)
+
+    (entry,) = request_lines(root_stream)
+    assert entry["httpRequest"]["requestUrl"] == "http://localhost/predict?access_token=REDACTED"
+    assert "tok-do-not-log-me" not in root_stream.getvalue()
+
+
 def test_lines_outside_a_request_have_no_request_fields(logged_app) -> None:
     _app, stream = logged_app
     logging.getLogger("service.test").info("start-up")
