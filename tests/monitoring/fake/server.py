@@ -9,6 +9,7 @@ Every call is counted (`calls`), so a test can show that nothing was sent.
 
 from __future__ import annotations
 
+import abc
 import itertools
 import threading
 from collections import Counter
@@ -130,7 +131,7 @@ def service_handler(
     return grpc.method_handlers_generic_handler(service, handlers)
 
 
-class FakeServer:
+class FakeServer(abc.ABC):
     """Serves `api_handlers()` on 127.0.0.1:<free port>; `endpoint` is what --endpoint takes."""
 
     def __init__(self, project: str) -> None:
@@ -138,8 +139,9 @@ class FakeServer:
         self._server: grpc.Server | None = None
         self.endpoint = ""
 
+    @abc.abstractmethod
     def api_handlers(self) -> list[grpc.GenericRpcHandler]:
-        raise NotImplementedError
+        """The generic handlers of the APIs this fake serves."""
 
     @property
     def calls(self) -> Counter[str]:
