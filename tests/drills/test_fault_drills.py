@@ -16,13 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.drills.gunicorn_process import GunicornProcess, running_gunicorn
 from tests.drills.http_clients import (
     Answer,
     Trickler,
     golden_png,
     post_in_two_halves,
 )
+from tests.gunicorn_process import GunicornProcess, running_gunicorn
 
 CLOUD_RUN_GRACE_SECONDS = 10  # SIGTERM, then SIGKILL 10 s later
 
@@ -154,7 +154,10 @@ def test_slow_clients_cannot_hold_every_worker_thread(tmp_path: Path) -> None:
     timeout, threads, slow = 2, 2, 4
     body, _ = golden_png(7)
     with running_gunicorn(
-        tmp_path / "gunicorn.log", workers=1, threads=threads, SLOW_CLIENT_TIMEOUT=str(timeout)
+        tmp_path / "gunicorn.log",
+        workers=1,
+        threads=threads,
+        environment={"SLOW_CLIENT_TIMEOUT": str(timeout)},
     ) as server:
         trickler = Trickler(server.port, connections=slow, interval=0.2)
         try:

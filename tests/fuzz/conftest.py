@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.drills.gunicorn_process import GunicornProcess, running_gunicorn
+from tests.gunicorn_process import GunicornProcess, running_gunicorn
 
 
 @pytest.fixture(scope="session")

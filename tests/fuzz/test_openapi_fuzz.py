@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from service import Settings, create_app
-from tests.drills.gunicorn_process import GunicornProcess
+from tests.gunicorn_process import GunicornProcess
 
 MIN_REQUESTS = 1000
 # Generated cases per operation and phase: 12 operations, most of them without parameters, so
@@ -88,7 +88,7 @@ def test_every_response_is_declared_and_none_is_a_server_error(
 ) -> None:
     requests_sent[f"{case.method.upper()} {case.path}"] += 1
     try:
-        case.call_and_validate(base_url=live_service.url, checks=CHECKS, timeout=30)
+        case.call_and_validate(base_url=live_service.base_url, checks=CHECKS, timeout=30)
     except Exception:
         print(live_service.log_text()[-4000:])  # the worker's side of a failure
         raise
@@ -129,7 +129,7 @@ def test_hostile_input_leaves_the_log_one_json_object_per_line(
     """After the fuzzing above, and an image that makes Pillow warn, every line that Gunicorn
     and the app printed (stdout and stderr) is a JSON object, as Cloud Logging expects."""
     response = requests.post(
-        f"{live_service.url}/predict",
+        f"{live_service.base_url}/predict",
         data=tiff_with_a_tag_past_its_end(),
         headers={"Content-Type": "image/tiff"},
         timeout=10,

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from service_helpers import RunningServer, running_gunicorn
 
 from service import Settings, create_app
+from tests.gunicorn_process import GunicornProcess, running_gunicorn
 
 MISSING_DATASET = "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"
 
@@ -48,7 +48,7 @@ def test_split() -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="session")
-def gunicorn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def gunicorn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GunicornProcess]:
     """The service under real Gunicorn with two workers, shared by the session's tests."""
     with running_gunicorn(tmp_path_factory.mktemp("gunicorn") / "stdout.log") as server:
         yield server

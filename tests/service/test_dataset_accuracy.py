@@ -14,7 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import requests
-from service_helpers import REPO_ROOT, RunningServer, class_ids, encode, product_photo
+from service_helpers import REPO_ROOT, class_ids, encode, product_photo
+
+from tests.gunicorn_process import GunicornProcess
 
 pytestmark = pytest.mark.dataset
 
@@ -24,7 +26,7 @@ CLIENT_THREADS = 4
 _sessions = threading.local()
 
 
-def post_all(server: RunningServer, bodies: Sequence[bytes], content_type: str) -> list[dict]:
+def post_all(server: GunicornProcess, bodies: Sequence[bytes], content_type: str) -> list[dict]:
     """POST each body to /predict (CLIENT_THREADS at a time, keep-alive), answers in order."""
 
     def post(body: bytes) -> dict:
@@ -58,7 +60,7 @@ def card_accuracy(served_version: str) -> float | None:
 
 
 @pytest.fixture(scope="module")
-def one_by_one(gunicorn_server: RunningServer, test_split) -> list[dict]:
+def one_by_one(gunicorn_server: GunicornProcess, test_split) -> list[dict]:
     """Every official test image posted alone as a PNG file."""
     images, _ = test_split
     return post_all(gunicorn_server, [encode(image, "PNG") for image in images], "image/png")
@@ -77,7 +79,7 @@ def test_official_test_images_posted_one_by_one_as_png(one_by_one, test_split) -
 
 
 def test_json_batches_of_base64_images_answer_in_order(
-    gunicorn_server: RunningServer, test_split, one_by_one
+    gunicorn_server: GunicornProcess, test_split, one_by_one
 ) -> None:
     images, labels = test_split
     contents = [base64.b64encode(encode(image, "PNG")).decode("ascii") for image in images]
@@ -96,7 +98,7 @@ def test_json_batches_of_base64_images_answer_in_order(
 
 
 def test_product_photo_lookalikes_classify_nearly_as_well(
-    gunicorn_server: RunningServer, test_split
+    gunicorn_server: GunicornProcess, test_split
 ) -> None:
     """Inverted to dark-on-white, upscaled 4-8x, off centre on a larger white canvas, RGB JPEG:
     within 3 points of the originals' accuracy on a fixed 1,000-image sample."""

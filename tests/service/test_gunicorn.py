@@ -10,19 +10,14 @@ import time
 from pathlib import Path
 
 import requests
-from service_helpers import (
-    REPO_ROOT,
-    RunningServer,
-    class_ids,
-    encode,
-    gif_declaring,
-    running_gunicorn,
-)
+from service_helpers import REPO_ROOT, class_ids, encode, gif_declaring
+
+from tests.gunicorn_process import GunicornProcess, running_gunicorn
 
 CONFIG = REPO_ROOT / "service" / "gunicorn.conf.py"
 
 
-def test_ready_and_a_prediction(gunicorn_server: RunningServer, golden) -> None:
+def test_ready_and_a_prediction(gunicorn_server: GunicornProcess, golden) -> None:
     images, labels = golden
     base = gunicorn_server.base_url
 
@@ -39,7 +34,7 @@ def test_ready_and_a_prediction(gunicorn_server: RunningServer, golden) -> None:
     assert "infer;dur=" in response.headers["Server-Timing"]
 
 
-def test_bad_inputs_leave_the_workers_serving(gunicorn_server: RunningServer, golden) -> None:
+def test_bad_inputs_leave_the_workers_serving(gunicorn_server: GunicornProcess, golden) -> None:
     images, labels = golden
     base = gunicorn_server.base_url
     bad_requests = [
@@ -65,7 +60,7 @@ def test_bad_inputs_leave_the_workers_serving(gunicorn_server: RunningServer, go
         assert class_ids(response.json()) == [label]
 
 
-def test_every_line_gunicorn_and_the_app_print_is_json(gunicorn_server: RunningServer) -> None:
+def test_every_line_gunicorn_and_the_app_print_is_json(gunicorn_server: GunicornProcess) -> None:
     requests.post(
         f"{gunicorn_server.base_url}/predict",
         data=b'{"instances": []}',

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from service_helpers import RunningServer, running_gunicorn
 
 from tests.fakes.vertex_server import FakeVertexServer
+from tests.gunicorn_process import GunicornProcess, running_gunicorn
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -78,7 +78,7 @@ def fake_vertex_process() -> Iterator[FakeVertexProcess]:
         process.wait(timeout=15)
 
 
-def log_records(server: RunningServer) -> list[dict]:
+def log_records(server: GunicornProcess) -> list[dict]:
     """The JSON lines Gunicorn and the app wrote so far (other lines skipped)."""
     records = []
     for line in server.log_text().splitlines():
@@ -101,7 +101,7 @@ BREAKER_RESET_SECONDS = 1.0
 @pytest.fixture(scope="session")
 def api_tiers(
     fake_vertex_process: FakeVertexProcess, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, RunningServer]]:
+) -> Iterator[dict[str, GunicornProcess]]:
     """Two API tiers in front of the fake:
     - "grpc": ENDPOINT_ID alone (so BACKEND=vertex), gRPC, AutoML image instances, no fallback;
     - "fallback": REST, 784-float vector instances, VERTEX_FALLBACK=embedded."""
@@ -130,7 +130,9 @@ def api_tiers(
     # One worker each, so that one circuit breaker sees every request of a tier.
     with contextlib.ExitStack() as stack:
         yield {
-            name: stack.enter_context(running_gunicorn(logs / f"{name}.log", 1, environment))
+            name: stack.enter_context(
+                running_gunicorn(logs / f"{name}.log", workers=1, environment=environment)
+            )
             for name, environment in (
                 ("grpc", grpc_environment),
                 ("fallback", fallback_environment),

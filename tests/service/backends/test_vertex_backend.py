@@ -120,9 +120,9 @@ def test_a_port_that_accepts_and_never_speaks_ends_at_the_deadline(golden_inputs
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_a_refused_connection_is_unavailable_and_retried(golden_inputs, transport):
-    from service_helpers import free_port
+    from tests.gunicorn_process import unused_loopback_port
 
-    backend = make_backend(f"http://127.0.0.1:{free_port()}", transport)
+    backend = make_backend(f"http://127.0.0.1:{unused_loopback_port()}", transport)
     with pytest.raises(UpstreamUnavailable) as raised:
         backend.predict(golden_inputs[0][:1])
     assert raised.value.attempts == 3 and raised.value.retry_after >= 1

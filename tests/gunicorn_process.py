@@ -1,6 +1,7 @@
-"""The service as it runs in production, for the drills and the schema fuzzing: a real
-`gunicorn -c service/gunicorn.conf.py "service:create_app()"` process on a free 127.0.0.1 port,
-with its master and worker process ids at hand so that a test can signal them."""
+"""The service as it runs in production, for every test that needs it (service, two-tier
+Vertex AI, drills, schema fuzzing): a real `gunicorn -c service/gunicorn.conf.py
+"service:create_app()"` process on a free 127.0.0.1 port, with its master and worker process ids
+at hand so that a test can signal them."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 GUNICORN_CONF = REPO_ROOT / "service" / "gunicorn.conf.py"
 
 
@@ -36,7 +37,7 @@ class GunicornProcess:
     log_path: Path
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     @property
@@ -69,7 +70,7 @@ class GunicornProcess:
 
     def is_ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.url}/ready", timeout=2) as answer:
+            with urllib.request.urlopen(f"{self.base_url}/ready", timeout=2) as answer:
                 return answer.status == 200
         except (urllib.error.URLError, OSError):
             return False
@@ -77,10 +78,14 @@ class GunicornProcess:
 
 @contextmanager
 def running_gunicorn(
-    log_path: Path, workers: int = 2, threads: int = 4, **environment: str
+    log_path: Path,
+    workers: int = 2,
+    threads: int = 4,
+    environment: Mapping[str, str] | None = None,
 ) -> Iterator[GunicornProcess]:
-    """Gunicorn with the production config on a free loopback port, ready (GET /ready is 200)
-    on entry; on exit SIGTERM, then SIGKILL if it is still there after 15 s."""
+    """Gunicorn with the production config on a free loopback port, with `environment` on top
+    of this process's; ready (all workers up, GET /ready is 200) on entry; on exit SIGTERM,
+    then SIGKILL if it is still there after 15 s."""
     port = unused_loopback_port()
     env = {
         **os.environ,
@@ -88,7 +93,7 @@ def running_gunicorn(
         "PORT": str(port),
         "WEB_CONCURRENCY": str(workers),
         "THREADS": str(threads),
-        **environment,
+        **(environment or {}),
     }
     env.pop("AIP_HTTP_PORT", None)  # would move the bind away from PORT
     command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)]
