@@ -18,7 +18,8 @@ DEFAULT_ALERT_WINDOWS_PATH = PACKAGE_DIR / "alert_windows.yaml"
 
 SLI_KINDS = ("availability", "latency")
 SEVERITIES = ("page", "ticket")
-# Cloud Monitoring accepts rolling periods of whole days up to 30 and goals up to 0.999.
+# Cloud Monitoring accepts rolling periods of whole days up to 30. Its goal bound is 0.9999 in the
+# current API reference, 0.999 in Terraform's and older ones: the stricter bound works with both.
 MAX_WINDOW_DAYS = 30
 MAX_GOAL = 0.999
 _ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
