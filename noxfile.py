@@ -37,7 +37,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def unit(session: nox.Session) -> None:
     """Unit and integration tests on the source tree (pytest; args after -- go to pytest)."""
-    install(session, "serve", "vertex", "monitoring", "loadtest", "train", "dev")
+    install(session, "serve", "vertex", "monitoring", "loadtest", "release", "train", "dev")
     session.run(
         "pytest",
         "--ignore=tests/container",
@@ -104,6 +104,14 @@ def monitoring(session: nox.Session) -> None:
     """Dashboards, alerts, SLOs as code: -- validate | render | plan | apply [--prune]."""
     install(session, "monitoring")
     session.run("python", "-m", "monitoring", *(session.posargs or ["validate"]))
+
+
+@nox.session(python=PYTHON)
+def release(session: nox.Session) -> None:
+    """Release a revision to Cloud Run: -- render | validate | deploy | gate | canary | promote |
+    rollback | status --env ENV (see README "Release")."""
+    install(session, "loadtest", "release")
+    session.run("python", "-m", "release", *(session.posargs or ["--help"]))
 
 
 @nox.session(python=PYTHON)
