@@ -1,10 +1,11 @@
-"""The service's SLOs as data (slos.yaml, alert_windows.yaml) and the error-budget arithmetic.
+"""The service's SLOs as data, the error-budget arithmetic and the release statistics.
 
-Used by loadtest/ (the release gate) and monitoring/ (Cloud Monitoring SLOs and alerts), so the
+slos.yaml and alert_windows.yaml hold the numbers; budget and stats the arithmetic. Used by
+loadtest/ (the release gate) and monitoring/ (Cloud Monitoring SLOs and alerts), so the
 targets are written once.
 """
 
-from slo import budget
+from slo import budget, stats
 from slo.config import (
     DEFAULT_ALERT_WINDOWS_PATH,
     DEFAULT_SLOS_PATH,
@@ -28,4 +29,5 @@ __all__ = [
     "load_alert_windows",
     "load_slos",
     "parse_duration",
+    "stats",
 ]
