@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from google.api_core import exceptions, retry
+from google.api_core import exceptions
+from google.api_core.future.polling import DEFAULT_POLLING
 from google.cloud import run_v2
 
 from release import traffic as traffic_lists
@@ -34,9 +35,12 @@ class OperationFailed(Exception):
 
 class CloudRun:
     def __init__(
-        self, clients: Clients, env: Environment, poll_s: float = 1.0,
+        self,
+        clients: Clients,
+        env: Environment,
+        poll_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.client = clients.services
         self.env = env
         self.poll_s = poll_s
@@ -55,7 +59,9 @@ class CloudRun:
         request = run_v2.CreateServiceRequest(
             parent=self.env.parent, service=service, service_id=self.env.service
         )
-        return self._wait("CreateService", lambda: self.client.create_service(request=request), targets)
+        return self._wait(
+            "CreateService", lambda: self.client.create_service(request=request), targets
+        )
 
     def update(self, service: run_v2.Service, targets: list[Target]) -> run_v2.Service:
         """Send `service` (read with get(), so it carries its etag) with `targets` as traffic.
@@ -66,7 +72,9 @@ class CloudRun:
         """
         service.traffic = [t.message() for t in targets]
         request = run_v2.UpdateServiceRequest(service=service)
-        return self._wait("UpdateService", lambda: self.client.update_service(request=request), targets)
+        return self._wait(
+            "UpdateService", lambda: self.client.update_service(request=request), targets
+        )
 
     def _wait(self, method: str, call: Callable, targets: list[Target]) -> run_v2.Service:
         try:
@@ -78,10 +86,10 @@ class CloudRun:
             ) from None
         except exceptions.GoogleAPICallError as error:
             raise Refused(f"{method} refused: {error.message}") from None
-        polling = retry.Retry(
-            initial=self.poll_s, maximum=max(self.poll_s, 10.0), multiplier=1.5,
-            timeout=OPERATION_TIMEOUT_S,
-        )  # fmt: skip
+        # api-core's default polling (retrying _OperationNotComplete), at our interval.
+        polling = DEFAULT_POLLING.with_delay(
+            initial=self.poll_s, maximum=max(self.poll_s, 10.0), multiplier=1.5
+        ).with_timeout(OPERATION_TIMEOUT_S)
         try:
             operation.result(timeout=OPERATION_TIMEOUT_S, polling=polling)
         except exceptions.GoogleAPICallError as error:
@@ -108,9 +116,8 @@ class CloudRun:
             raise OperationFailed(f"the service did not become ready: {reason}")
         serving = traffic_lists.serving(service)
         if not traffic_lists.same(serving, targets):
-            raise OperationFailed(
-                f"traffic_statuses {_show(serving)} differ from the traffic asked for {_show(targets)}"
-            )
+            asked = _show(targets)
+            raise OperationFailed(f"traffic_statuses {_show(serving)} differ from {asked}")
         return service
 
 
@@ -122,4 +129,6 @@ def tag_uri(service: run_v2.Service, tag: str) -> str | None:
 
 
 def _show(targets: list[Target]) -> str:
-    return ", ".join(f"{t.revision}={t.percent}%" + (f" ({t.tag})" if t.tag else "") for t in sorted(targets))
+    return ", ".join(
+        f"{t.revision}={t.percent}%" + (f" ({t.tag})" if t.tag else "") for t in sorted(targets)
+    )

@@ -128,7 +128,9 @@ def load(env: str, slo_file: Path | None = None) -> Environment:
         raise reader.fail("service", f"must be a Cloud Run service name, got {service!r}")
     account = reader.text(doc, "runtime_service_account")
     if not _ACCOUNT.match(account):
-        raise reader.fail("runtime_service_account", f"must be a service account e-mail, got {account!r}")
+        raise reader.fail(
+            "runtime_service_account", f"must be a service account e-mail, got {account!r}"
+        )
     audience = reader.text(doc, "audience")
     if not audience.startswith("https://"):
         raise reader.fail("audience", f"must be an https:// URL, got {audience!r}")
@@ -195,7 +197,9 @@ class _Reader:
     def integer(self, doc: dict[str, Any], key: str, prefix: str, low: int, high: int) -> int:
         value = doc.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise self.fail(prefix + key, f"must be a whole number from {low} to {high}, got {value!r}")
+            raise self.fail(
+                prefix + key, f"must be a whole number from {low} to {high}, got {value!r}"
+            )
         return value
 
     def fraction(self, doc: dict[str, Any], key: str, prefix: str, default: float) -> float:
@@ -238,9 +242,14 @@ class _Reader:
             if name not in env:
                 raise self.fail(f"{p}env.{name}", "is required")
         return Container(
-            memory, cpu, self.integer(doc, "concurrency", p, 1, MAX_CONCURRENCY),
-            timeout_s, low, high, dict(env),
-        )  # fmt: skip
+            memory,
+            cpu,
+            self.integer(doc, "concurrency", p, 1, MAX_CONCURRENCY),
+            timeout_s,
+            low,
+            high,
+            dict(env),
+        )
 
     def probes(self, value: Any) -> Probes:
         keys = {"startup_path", "liveness_path", "initial_delay", "timeout", "period"}
@@ -250,7 +259,10 @@ class _Reader:
         for key, path in zip(("startup_path", "liveness_path"), paths, strict=True):
             if not path.startswith("/"):
                 raise self.fail(p + key, f"must be a path starting with /, got {path!r}")
-        seconds = {k: int(self.duration(doc, k, p).total_seconds()) for k in keys - {"startup_path", "liveness_path"}}
+        seconds = {
+            k: int(self.duration(doc, k, p).total_seconds())
+            for k in keys - {"startup_path", "liveness_path"}
+        }
         if seconds["timeout"] > seconds["period"]:
             raise self.fail(p + "timeout", "must not exceed period")
         threshold = self.integer(doc, "failure_threshold", p, 1, 10)

@@ -13,7 +13,9 @@ MANAGED_BY = {"managed-by": "fashion-serve-release"}
 # A short SHA as Cloud Build's $SHORT_SHA (7) or any longer prefix of a commit id.
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 # REGISTRY-HOST/PATH[:TAG][@sha256:DIGEST]; Artifact Registry is REGION-docker.pkg.dev/P/R/I.
-_IMAGE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
+_IMAGE = re.compile(
+    r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$"
+)
 MAX_NAME = 63  # revision names and tags are DNS labels
 
 

@@ -55,7 +55,9 @@ def read(service: run_v2.Service | None) -> ReleaseState | None:
         data = json.loads(service.annotations[ANNOTATION])
         return ReleaseState(**data)
     except (ValueError, TypeError) as error:
-        raise StateError(f"annotation {ANNOTATION} on the service is not a release state: {error}") from None
+        raise StateError(
+            f"annotation {ANNOTATION} on the service is not a release state: {error}"
+        ) from None
 
 
 def write(service: run_v2.Service, state: ReleaseState) -> None:

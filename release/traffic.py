@@ -41,7 +41,9 @@ def serving(service: run_v2.Service) -> list[Target]:
 def of_spec(service: run_v2.Service) -> list[Target]:
     """The traffic the service asks for (traffic), LATEST resolved to the latest ready."""
     return [
-        Target(t.revision if t.type_ == REVISION else service.latest_ready_revision, t.percent, t.tag)
+        Target(
+            t.revision if t.type_ == REVISION else service.latest_ready_revision, t.percent, t.tag
+        )
         for t in service.traffic
     ]
 
@@ -68,10 +70,12 @@ def for_deploy(current: list[Target], canary: str, tag: str) -> list[Target]:
     """Serving percentages unchanged, every other tag kept, the canary added at 0% with `tag`."""
     kept = [Target(t.revision, t.percent, t.tag) for t in current if t.percent > 0 and t.tag != tag]
     kept += [t for t in current if t.percent == 0 and t.tag and t.tag != tag]
-    return _merge([*kept, Target(canary, 0, tag)])
+    return merge([*kept, Target(canary, 0, tag)])
 
 
-def for_step(current: list[Target], stable: str, canary: str, tag: str, percent: int) -> list[Target]:
+def for_step(
+    current: list[Target], stable: str, canary: str, tag: str, percent: int
+) -> list[Target]:
     """`percent` to the canary, the rest to the stable revision (tagged `stable`)."""
     others = _tags_except(current, {STABLE_TAG, tag})
     targets = [Target(canary, percent, tag)]
@@ -79,7 +83,7 @@ def for_step(current: list[Target], stable: str, canary: str, tag: str, percent:
         targets.append(Target(stable, 100 - percent, STABLE_TAG))
     else:
         targets.append(Target(stable, 0, STABLE_TAG))
-    return _merge([*targets, *others])
+    return merge([*targets, *others])
 
 
 def for_promote(current: list[Target], stable: str | None, canary: str, tag: str) -> list[Target]:
@@ -88,7 +92,7 @@ def for_promote(current: list[Target], stable: str | None, canary: str, tag: str
     targets = [Target(canary, 100, STABLE_TAG)]
     if stable and stable != canary:
         targets.append(Target(stable, 0, PRIOR_TAG))
-    return _merge([*targets, *others])
+    return merge([*targets, *others])
 
 
 def for_rollback(current: list[Target], stable: str, canary: str | None, tag: str) -> list[Target]:
@@ -97,10 +101,10 @@ def for_rollback(current: list[Target], stable: str, canary: str | None, tag: st
     targets = [Target(stable, 100, STABLE_TAG)]
     if canary and canary != stable:
         targets.append(Target(canary, 0, tag))
-    return _merge([*targets, *others])
+    return merge([*targets, *others])
 
 
-def _merge(targets: list[Target]) -> list[Target]:
+def merge(targets: list[Target]) -> list[Target]:
     """One entry per (revision, tag); untagged 0% entries dropped; the first wins a tag."""
     seen_tags: set[str] = set()
     merged: dict[tuple[str, str], int] = {}
