@@ -98,8 +98,16 @@ def _undo_failed_deploy(ctx: Context, new: ReleaseState, before: list[Target], w
 
 
 def gate(ctx: Context, sha: str, loadtest_args: list[str]) -> int:
-    """The Locust gate (`python -m loadtest`) against the canary's tag URL. Its exit code is
-    the gate's: 1 or 2 stop the release, with the traffic as it is (the canary at 0%)."""
+    """The Locust gate (`python -m loadtest`) against the canary's tag URL, judged on the same
+    SLO file as the canary. Its exit code is the gate's: 1 or 2 stop the release, with the
+    traffic as it is (the canary at 0%).
+
+    The identity token is asked for the environment's `audience`, which deploy adds to the
+    service's custom_audiences: Cloud Run accepts a token whose audience is the service's
+    *.run.app URL or one of its custom audiences (Cloud Run docs, "Configure custom
+    audiences"); whether a tag URL counts as the service's URL is not documented, so the
+    release does not depend on it.
+    """
     service, current = ctx.running(sha)
     uri = tag_uri(service, current.tag)
     if uri is None:
@@ -115,6 +123,8 @@ def gate(ctx: Context, sha: str, loadtest_args: list[str]) -> int:
         ctx.env.audience,
         "--report-dir",
         str(report_dir),
+        "--slo-file",
+        str(ctx.env.slos.source),
         *ctx.env.gate_args,
         *loadtest_args,
     ]
