@@ -65,9 +65,9 @@ class Context:
         return service, current
 
     def save(self, service: run_v2.Service, current: ReleaseState, targets=None) -> run_v2.Service:
-        """Write the state (and `targets`, default: the traffic serving now) in one call."""
+        """Write the state with `targets` (default: the traffic asked for now) in one call."""
         if targets is None:
-            targets = traffic_lists.serving(service)
+            targets = traffic_lists.of_spec(service)
         state.write(service, current)
         result = self.cloud.update(service, targets)
         self.write_record(current)

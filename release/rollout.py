@@ -58,13 +58,15 @@ def _run_step(ctx: Context, current: ReleaseState, step: Step) -> str:
         current.window_end = max(current.window_end or 0.0, current.step_started)
         ctx.say(f"step {current.step + 1}: {step.percent}% to {current.canary}")
         ctx.save(service, current, targets)
-    else:
+    else:  # resumed: the step's traffic change may have been cut short, check it served
         ctx.say(f"resuming step {current.step + 1} ({step.percent}%)")
+        ctx.cloud.verify(traffic_lists.of_spec(ctx.service()))
     needed = step.min_duration.total_seconds()
     limit = needed + settings.not_enough_data_limit.total_seconds()
     while True:
         end = ctx.clock() - settings.metric_delay.total_seconds()
-        if end > current.window_end:
+        read = end > current.window_end
+        if read:
             _read_window(ctx, current, end, step.percent)
         covered = current.window_end - current.step_started
         verdict = (
@@ -76,7 +78,8 @@ def _run_step(ctx: Context, current: ReleaseState, step: Step) -> str:
             return verdict
         if covered >= limit:
             return verdict
-        ctx.save(ctx.service(), current)
+        if read:
+            ctx.save(ctx.service(), current)
         ctx.sleep(settings.poll.total_seconds())
 
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from release.environment import ENVIRONMENTS_DIR
-from tests.release.fake import FakeCloud
+from tests.release.fake import FakeCloud, RevisionScript
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT, REGION, SERVICE = "fashion-serve-staging", "europe-west1", "prediction-service"
@@ -22,6 +22,8 @@ STABLE = f"{SERVICE}-00001-abc"
 IMAGE = f"{REGION}-docker.pkg.dev/{PROJECT}/serving/prediction-service:1a2b3c4"
 SHA = "1a2b3c4"
 CANARY = f"{SERVICE}-{SHA}"
+# A healthy revision: a fifth of the 0.1% error budget, a fifth of the 1% latency budget.
+GOOD = RevisionScript(error_share=0.0002, slow_share=0.002)
 
 
 def fast_environment(directory: Path, **canary: object) -> Path:

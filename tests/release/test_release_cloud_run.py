@@ -14,7 +14,7 @@ from release import cloudrun, environment
 from release.cli import main
 from release.clients import build_clients
 from release.traffic import Target
-from tests.release.conftest import CANARY, IMAGE, SHA, STABLE, Runner
+from tests.release.conftest import CANARY, GOOD, IMAGE, SHA, STABLE, Runner
 
 
 def run(runner: Runner, *argv: str) -> tuple[int, str]:
@@ -127,3 +127,18 @@ def test_traffic_types_sent_are_always_pinned_revisions(runner: Runner) -> None:
     (update,) = runner.cloud.state.requests["UpdateService"]
     revision = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION
     assert {t.type_ for t in update.service.traffic} == {revision.value}
+
+
+def test_the_first_release_has_no_baseline_and_is_judged_on_the_slos_alone(
+    runner: Runner,
+) -> None:
+    del runner.cloud.run.services[runner.cloud.service_name]
+    runner.cloud.metrics.baseline = runner.cloud.metrics.scripts[CANARY] = GOOD
+    assert deploy(runner)[0] == 0
+
+    code, out = run(runner, "canary", "--sha", SHA, "--no-gate")
+
+    assert code == 0, out
+    assert "step 3: 100%" in out and "step 1" not in out
+    statuses = {s.tag: (s.revision, s.percent) for s in runner.cloud.service().traffic_statuses}
+    assert statuses == {"stable": (CANARY, 100)}

@@ -9,10 +9,8 @@ import signal
 import time
 
 from release import state as release_state
-from tests.release.conftest import CANARY, IMAGE, SHA, STABLE, Runner
+from tests.release.conftest import CANARY, GOOD, IMAGE, SHA, STABLE, Runner
 from tests.release.fake import FakeCloud, RevisionScript
-
-GOOD = RevisionScript(error_share=0.0002, slow_share=0.002)
 
 
 def serving(cloud: FakeCloud) -> list[tuple[str, int]]:
