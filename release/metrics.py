@@ -56,11 +56,7 @@ class Window:
 
 def lower_bounds(options: object) -> list[float]:
     """Lower bound of every bucket (bucket 0 is the underflow, from -inf)."""
-    kind = (
-        options._pb.WhichOneof("options")
-        if hasattr(options, "_pb")
-        else options.WhichOneof("options")
-    )
+    kind = options.WhichOneof("options")  # a raw google.api.Distribution.BucketOptions
     if kind == "linear_buckets":
         b = options.linear_buckets
         return [-math.inf] + [b.offset + b.width * i for i in range(b.num_finite_buckets + 1)]
