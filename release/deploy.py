@@ -27,8 +27,7 @@ def deploy(ctx: Context, image: str, sha: str) -> int:
     running = state.read(service)
     if running is not None and running.active:
         if running.sha == sha:
-            ctx.say(f"release {running.id} is already deployed ({running.phase}): nothing to do")
-            return EXIT_OK
+            return _already_deployed(ctx, service, running)
         raise Stop(
             EXIT_CANNOT,
             f"release {running.id} (sha {running.sha}) is still running ({running.phase}): "
@@ -56,6 +55,19 @@ def deploy(ctx: Context, image: str, sha: str) -> int:
         return _undo_failed_deploy(ctx, new, before, str(error))
     ctx.write_record(new)
     ctx.say(f"deployed {revision}; tag URL {tag_uri(result, tag)}")
+    return EXIT_OK
+
+
+def _already_deployed(ctx: Context, service, running: ReleaseState) -> int:
+    """A second deploy of the running release deploys nothing. If the first was cut short,
+    its operation may since have failed: check what serves, as the first deploy would have."""
+    if running.phase == "deployed":
+        try:
+            ctx.cloud.verify(traffic_lists.of_spec(service))
+        except OperationFailed as error:
+            before = [Target(r, p, t) for r, p, t in running.before]
+            return _undo_failed_deploy(ctx, running, before, str(error))
+    ctx.say(f"release {running.id} is already deployed ({running.phase}): nothing to do")
     return EXIT_OK
 
 

@@ -142,3 +142,33 @@ def test_the_first_release_has_no_baseline_and_is_judged_on_the_slos_alone(
     assert "step 3: 100%" in out and "step 1" not in out
     statuses = {s.tag: (s.revision, s.percent) for s in runner.cloud.service().traffic_statuses}
     assert statuses == {"stable": (CANARY, 100)}
+
+
+def test_a_deploy_run_again_after_its_operation_failed_puts_the_traffic_back(
+    runner: Runner,
+) -> None:
+    """As if the first deploy was killed before its operation ended, and the revision failed."""
+    runner.cloud.run.failing_images.add(IMAGE)
+    env = environment.load(str(runner.env_file))
+    clients = build_clients(runner.cloud.endpoint)
+    service = cloudrun.CloudRun(clients, env).get()
+    service.template.revision = CANARY
+    service.template.containers[0].image = IMAGE
+    state = {"id": "x", "sha": SHA, "canary": CANARY, "tag": f"c-{SHA}", "stable": STABLE}
+    state["before"] = [[STABLE, 100, ""]]
+    service.annotations["fashion-serve.dev/release"] = json.dumps(state)
+    service.traffic = [
+        Target(STABLE, 100).message(),
+        Target(CANARY, 0, f"c-{SHA}").message(),
+    ]
+    clients.services.update_service(request=run_v2.UpdateServiceRequest(service=service))
+    clients.close()  # the first deploy "killed" here, before its operation ended
+    for operation in runner.cloud.run.operations.values():
+        operation.done_at = 0.0  # the revision has failed by now
+
+    code, out = deploy(runner)
+
+    assert code == 1, out
+    service = runner.cloud.service()
+    assert [(s.revision, s.percent) for s in service.traffic_statuses] == [(STABLE, 100)]
+    assert CANARY not in {t.revision for t in service.traffic}
