@@ -26,12 +26,21 @@ def install(session: nox.Session, *extras: str) -> None:
     session.install(*CONSTRAINTS, "-e", spec)
 
 
+# The CI files against the schemas bundled with check-jsonschema (offline: no download).
+CI_SCHEMAS = {
+    "cloudbuild.yaml": "vendor.cloudbuild",
+    ".github/workflows/release.yml": "vendor.github-workflows",
+}
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Ruff: format check and lint (including the security rules)."""
-    session.install(*CONSTRAINTS, "ruff")
+    """Ruff: format check and lint (including the security rules); the CI files' schemas."""
+    session.install(*CONSTRAINTS, "ruff", "check-jsonschema")
     session.run("ruff", "format", "--check", ".")
     session.run("ruff", "check", ".")
+    for path, schema in CI_SCHEMAS.items():
+        session.run("check-jsonschema", "--builtin-schema", schema, path)
 
 
 @nox.session(python=PYTHON)

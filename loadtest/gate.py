@@ -6,17 +6,20 @@ Meaning, as in Cloud Monitoring's request-based SLOs:
   not service failures (Cloud Monitoring counts them good too); a run dominated by them cannot
   be judged instead.
 - latency: good = requests answered faster than threshold_ms (strictly), out of all, counted
-  exactly per request (not read off a histogram).
+  exactly per request (not read off a histogram). Slow requests are the bad count.
 - burn rate = observed bad share / error budget.
+
+Each objective's bad count is judged by `slo.stats.judge_rate` against its error budget, the
+same test the release canary applies to the canary revision (Wald's SPRT between half the
+budget and the budget; see slo/stats.py): FAIL once the data shows the bad share above the
+budget, PASS once it shows the share within it, NOT ENOUGH DATA in between. So a run near the
+budget is judged the same way by the gate and by the canary.
 
 Verdicts and exit codes, in this order:
 1. the load generator was saturated (Locust's CPU warning, above 90%), or some worker's results
    never reached the master, or no request was made: nothing can be trusted -> 2;
-2. a breach the data already proves -> 1. Proven means the bad requests exceed the budget of a
-   run of the needed length: even if the run had gone on to `requests_needed(goal)` requests and
-   every further one had been good, the SLI would still be below the goal. With at least that many
-   requests this is simply "observed SLI < goal";
-3. too few requests to judge an objective (fewer than `requests_needed(goal)`) -> 2;
+2. an objective FAILs -> 1 (a burst of failures fails even a short run);
+3. an objective has NOT ENOUGH DATA (e.g. fewer than 3,114 requests for 99.9%) -> 2;
 4. most answers were 401/403/429 (an auth or quota problem) -> 2;
 5. otherwise -> 0.
 """
@@ -28,15 +31,12 @@ from enum import IntEnum
 
 from loadtest.recorder import (
     AUTH_OR_QUOTA,
-    CLIENT_ERROR,
-    NO_ANSWER,
-    SERVER_ERROR,
-    WRONG_ANSWER,
+    FAILED,
     Recorder,
 )
 from slo import Objective, SloSet, budget
+from slo.stats import Counts, Judgement, Verdict, judge_rate, requests_to_pass
 
-FAILED_OUTCOMES = (SERVER_ERROR, NO_ANSWER, WRONG_ANSWER, CLIENT_ERROR)
 # More than this share of 401/403/429 answers: the run measured the front door, not the service.
 AUTH_OR_QUOTA_DOMINANT_SHARE = 0.5
 CPU_WARNING_PERCENT = 90
@@ -48,7 +48,7 @@ class ExitCode(IntEnum):
     CANNOT_JUDGE = 2
 
 
-PASS, FAIL, UNJUDGED = "PASS", "FAIL", "UNJUDGED"
+PASS, FAIL, NOT_ENOUGH_DATA = Verdict.PASS, Verdict.FAIL, Verdict.NOT_ENOUGH_DATA
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,12 @@ class ObjectiveRow:
     objective: Objective
     total: int
     bad: int
-    needed: int  # requests needed to judge the goal (slo.budget.requests_needed)
-    allowed_bad: int  # the budget, in requests, of a run of max(total, needed) requests
-    verdict: str  # PASS | FAIL | UNJUDGED
+    judgement: Judgement  # slo.stats.judge_rate of bad out of total against the error budget
+    needed: int  # requests (with this many bad) that judge_rate would pass
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.judgement.verdict
 
     @property
     def observed(self) -> float | None:
@@ -112,7 +115,7 @@ def evaluate(slos: SloSet, recorder: Recorder, generator: GeneratorHealth) -> Ga
         return GateResult(ExitCode.CANNOT_JUDGE, rows, tuple(untrusted + also))
     if breaches:
         return GateResult(ExitCode.BREACH, rows, tuple(breaches))
-    reasons = [_too_few_reason(row) for row in rows if row.verdict == UNJUDGED]
+    reasons = [_too_few_reason(row) for row in rows if row.verdict == NOT_ENOUGH_DATA]
     auth_share = recorder.outcomes[AUTH_OR_QUOTA] / recorder.total
     if auth_share > AUTH_OR_QUOTA_DOMINANT_SHARE:
         reasons.append(
@@ -126,21 +129,16 @@ def evaluate(slos: SloSet, recorder: Recorder, generator: GeneratorHealth) -> Ga
 
 
 def judge(objective: Objective, recorder: Recorder) -> ObjectiveRow:
-    """One objective's row: bad requests against the budget of a run of the needed length."""
+    """One objective's row: its bad count judged against the error budget by slo.stats."""
     total = recorder.total
     if objective.sli == "latency":
         bad = total - recorder.count_faster_than(objective.threshold_ms)
     else:
-        bad = sum(recorder.outcomes[outcome] for outcome in FAILED_OUTCOMES)
-    needed = budget.requests_needed(objective.goal)
-    allowed = budget.allowed_bad(objective.goal, max(total, needed))
-    if bad > allowed:
-        verdict = FAIL
-    elif total < needed:
-        verdict = UNJUDGED
-    else:
-        verdict = PASS
-    return ObjectiveRow(objective, total, bad, needed, allowed, verdict)
+        bad = sum(recorder.outcomes[outcome] for outcome in FAILED)
+    judgement = judge_rate(Counts(bad, total), objective.error_budget)
+    return ObjectiveRow(
+        objective, total, bad, judgement, requests_to_pass(bad, objective.error_budget)
+    )
 
 
 def _untrusted_reasons(recorder: Recorder, generator: GeneratorHealth) -> list[str]:
@@ -163,24 +161,22 @@ def _untrusted_reasons(recorder: Recorder, generator: GeneratorHealth) -> list[s
 
 
 def _breach_reason(row: ObjectiveRow) -> str:
-    name, goal = row.objective.name, percent(row.objective.goal)
-    if row.total >= row.needed:
-        return (
-            f"{name}: {row.bad:,} of {row.total:,} requests {row.bad_word}, SLI "
-            f"{percent(row.observed)} is below the {goal} goal (budget: {row.allowed_bad:,})"
-        )
     return (
-        f"{name}: {row.bad:,} {row.bad_word} requests already exceed the {row.allowed_bad:,} the "
-        f"{goal} goal allows in the {row.needed:,} requests needed to judge it, so the breach "
-        f"stands even though the run made only {row.total:,}"
+        f"{row.objective.name}: {row.bad:,} of {row.total:,} requests {row.bad_word} "
+        f"({percent(row.bad / row.total)}): the data shows more than the "
+        f"{percent(row.objective.error_budget)} the {percent(row.objective.goal)} goal allows "
+        f"(log likelihood ratio {row.judgement.statistic:.2f} >= "
+        f"{row.judgement.thresholds['fail_at']:.2f})"
     )
 
 
 def _too_few_reason(row: ObjectiveRow) -> str:
+    more = max(row.needed - row.total, 1)
     return (
-        f"{row.objective.name}: {row.total:,} requests are too few to judge a "
-        f"{percent(row.objective.goal)} goal; at least {row.needed:,} are needed "
-        "(run longer or at a higher rate)"
+        f"{row.objective.name}: {row.bad:,} of {row.total:,} requests {row.bad_word} is not "
+        f"enough to show the {percent(row.objective.goal)} goal met; at least {more:,} more "
+        f"requests without a {row.bad_word} one are needed ({row.needed:,} in all; run longer "
+        "or at a higher rate)"
     )
 
 

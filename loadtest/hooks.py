@@ -22,7 +22,7 @@ import locust
 from locust.runners import MasterRunner, WorkerRunner
 
 import slo
-from loadtest import arrivals, auth, gate, report, scenarios
+from loadtest import arrivals, auth, gate, html_report, report, scenarios
 from loadtest.profiles import DEFAULT_PROFILE, PROFILES
 from loadtest.recorder import Recorder
 
@@ -95,11 +95,15 @@ def on_init(environment: Any, **_kwargs: Any) -> None:
         except slo.SloConfigError as error:
             sys.stderr.write(f"{error}\n")
             sys.exit(int(gate.ExitCode.CANNOT_JUDGE))
-        thresholds = [o.threshold_ms for o in STATE.slos.objectives if o.sli == "latency"]
+        thresholds = latency_thresholds(STATE.slos)
         setattr(options, THRESHOLDS_OPTION, thresholds)
         STATE.reset_recorder(thresholds)
     if not isinstance(runner, MasterRunner):
         runner.register_message(arrivals.RATE_MESSAGE, arrivals.on_rate_message)
+
+
+def latency_thresholds(slos: slo.SloSet) -> list[float]:
+    return [o.threshold_ms for o in slos.objectives if o.sli == "latency"]
 
 
 def on_test_start(environment: Any, **_kwargs: Any) -> None:
@@ -182,6 +186,12 @@ def on_quitting(environment: Any, **_kwargs: Any) -> None:
     if options.report_dir:
         summary = report.build_summary(result, STATE.recorder, info, service)
         report.write_summary(Path(options.report_dir), summary)
+    if getattr(options, "html_file", None):
+        # Locust has written its report.html by now (before `quitting`): the gate goes on top.
+        intervals = STATE.recorder.timeline.summaries()
+        thresholds = latency_thresholds(STATE.slos)
+        section = html_report.gate_section(result, intervals, thresholds, info, service)
+        html_report.add_to_report(Path(options.html_file), section)
     environment.process_exit_code = int(result.exit_code)
 
 

@@ -5,17 +5,21 @@ tell 199 ms from 201 ms, so the gate does not read them. Instead a `events.reque
 records each response time here: into an HdrHistogram (microseconds, 3 significant digits) for
 the percentiles, and into an exact counter per latency threshold ("faster than 200 ms") for the
 latency SLI. In distributed runs each worker sends what it recorded since its last report to the
-master (`take()` then `merge()`), so the master judges the whole run.
+master (`take()` then `merge()`), so the master judges the whole run. A Timeline keeps the same
+requests per 5-second interval for report.html's chart of latency over time.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
+
+from loadtest.timeline import Timeline
 
 # Microseconds, from 1 µs to 1 hour; 3 significant digits keep every percentile within 0.1%.
 LOWEST_US = 1
@@ -32,6 +36,8 @@ CLIENT_ERROR = "client_error"  # a 4xx the scenario did not expect
 AUTH_OR_QUOTA = "auth_or_quota"  # 401/403/429: a credentials or quota problem
 OUTCOMES = (GOOD, SERVER_ERROR, NO_ANSWER, WRONG_ANSWER, CLIENT_ERROR, AUTH_OR_QUOTA)
 AUTH_OR_QUOTA_STATUSES = frozenset({401, 403, 429})
+# The outcomes that count against availability (the gate's bad requests).
+FAILED = (SERVER_ERROR, NO_ANSWER, WRONG_ANSWER, CLIENT_ERROR)
 
 
 def classify(status: int, failed: bool) -> str:
@@ -82,16 +88,24 @@ class Recorder:
         self.faster_than: Counter[str] = Counter()
         # Open-model bookkeeping (loadtest.arrivals writes here so that one message carries all).
         self.arrivals: Counter[str] = Counter()
+        self.timeline = Timeline()
 
     @property
     def total(self) -> int:
         return sum(self.outcomes.values())
 
-    def record(self, response_time_ms: float, status: int, failed: bool) -> None:
-        """One request: its response time in ms (float), HTTP status (0: none), Locust verdict."""
+    def record(
+        self, response_time_ms: float, status: int, failed: bool, at: float | None = None
+    ) -> None:
+        """One request: response time in ms (float), HTTP status (0: none), Locust verdict, when.
+
+        `at` is the epoch time the request ended (default: now).
+        """
         micros = min(max(round(response_time_ms * 1000), LOWEST_US), HIGHEST_US)
         self.histogram.record_value(micros)
-        self.outcomes[classify(status, failed)] += 1
+        outcome = classify(status, failed)
+        self.outcomes[outcome] += 1
+        self.timeline.record(time.time() if at is None else at, response_time_ms, outcome in FAILED)
         self.statuses[str(status)] += 1
         if status:
             for threshold in self.thresholds_ms:
@@ -123,6 +137,7 @@ class Recorder:
             "statuses": dict(self.statuses),
             "faster_than": dict(self.faster_than),
             "arrivals": dict(self.arrivals),
+            "timeline": self.timeline.take(),
         }
         self.histogram.reset()
         for counter in (self.outcomes, self.statuses, self.faster_than, self.arrivals):
@@ -137,6 +152,7 @@ class Recorder:
         self.statuses.update(message["statuses"])
         self.faster_than.update(message["faster_than"])
         self.arrivals.update(message["arrivals"])
+        self.timeline.merge(message.get("timeline", {}))
 
 
 def _key(threshold_ms: float) -> str:

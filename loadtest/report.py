@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtest import arrivals
-from loadtest.gate import UNJUDGED, GateResult, ObjectiveRow, percent
+from loadtest.gate import NOT_ENOUGH_DATA, GateResult, ObjectiveRow, percent
 from loadtest.recorder import (
     AUTH_OR_QUOTA,
     CLIENT_ERROR,
@@ -23,7 +23,9 @@ from loadtest.recorder import (
 )
 
 SUMMARY_FILE = "summary.json"
-SCHEMA_VERSION = 1
+# 2: rows carry slo.stats' judgement (statistic, thresholds) and requests_to_pass; the verdict
+# NOT ENOUGH DATA replaces UNJUDGED.
+SCHEMA_VERSION = 2
 _OUTCOME_WORDS = {
     GOOD: "good",
     SERVER_ERROR: "5xx",
@@ -77,7 +79,7 @@ def git_revision(directory: Path) -> str | None:
 def render_table(result: GateResult, recorder: Recorder, info: RunInfo, service: str) -> str:
     """The k6-style summary: one line per objective, then the evidence, then the verdict."""
     header = ("objective", "target", "observed", "burn rate", "verdict")
-    rows = [header, *(_objective_cells(row) for row in result.rows)]
+    rows = [header, *(objective_cells(row) for row in result.rows)]
     widths = [max(len(cells[i]) for cells in rows) for i in range(len(header))]
     lines = [f"SLO gate: {service} ({info.slo_file}) against {info.target}"]
     for cells in rows:
@@ -134,20 +136,21 @@ def write_summary(report_dir: Path, summary: dict[str, Any]) -> Path:
     return path
 
 
-def _objective_cells(row: ObjectiveRow) -> tuple[str, ...]:
+def objective_cells(row: ObjectiveRow) -> tuple[str, ...]:
     observed = (
         f"{percent(row.observed)} ({row.bad:,} of {row.total:,} {row.bad_word})"
         if row.total
         else "no requests"
     )
     burn = f"{row.burn_rate:.2f}x" if row.burn_rate is not None else "n/a"
-    verdict = row.verdict
-    if row.verdict == UNJUDGED:
+    verdict = str(row.verdict)
+    if row.verdict == NOT_ENOUGH_DATA:
         verdict += f" (needs {row.needed:,} requests)"
     return (row.objective.name, row.target, observed, burn, verdict)
 
 
 def _objective_json(row: ObjectiveRow) -> dict[str, Any]:
+    judgement = row.judgement.as_dict()
     return {
         "objective": row.objective.name,
         "sli": row.objective.sli,
@@ -157,10 +160,12 @@ def _objective_json(row: ObjectiveRow) -> dict[str, Any]:
         "observed": row.observed,
         "total": row.total,
         "bad": row.bad,
-        "allowed_bad": row.allowed_bad,
-        "requests_needed": row.needed,
         "burn_rate": row.burn_rate,
-        "verdict": row.verdict,
+        "requests_to_pass": row.needed,
+        "test": "sprt",
+        "statistic": judgement["statistic"],
+        "thresholds": judgement["thresholds"],
+        "verdict": judgement["verdict"],
     }
 
 

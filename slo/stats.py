@@ -41,6 +41,14 @@ of requests slower than the threshold.
     z(1 - beta) of its standard deviation, reaches the FAIL line (a normal approximation).
     Few bad events give NOT ENOUGH DATA, never PASS: when the service almost never fails, the
     comparison cannot tell, and the canary's absolute rate (`judge_rate`) is what can pass it.
+    Windows with the same traffic share add up: one window of their summed counts gives the
+    same statistic, exactly.
+
+`canary_verdict`: the release's rule for one SLO at a step, from the two judgements: FAIL when
+    either fails (the canary breaks the SLO, or is worse than the baseline); PASS when the canary
+    is shown within budget and not shown worse; NOT ENOUGH DATA otherwise. The comparison alone
+    never passes a canary (it needs many bad events); it catches one that is worse than the
+    baseline before that one breaks the SLO. benchmarks/canary_simulation.py measures the rule.
 """
 
 from __future__ import annotations
@@ -60,6 +68,7 @@ GOOD_SHARE_OF_BUDGET = 0.5
 RATIO_GRID = (1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0)
 # compare_to_baseline passes once a canary this many times worse would have been detected.
 MARGIN = 2.0
+_Z_POWER = NormalDist().inv_cdf(1 - DEFAULT_BETA)  # detected with probability about 1 - beta
 
 
 class Verdict(enum.StrEnum):
@@ -196,8 +205,8 @@ def compare_to_baseline(
     )
     fail_at = math.log(1 / alpha)
     power_line, power = _power_to_detect(informative, MARGIN, fail_at)
-    canary = sum((pair[0] for pair in windows), Counts(0, 0))
-    baseline = sum((pair[1] for pair in windows), Counts(0, 0))
+    canary = Counts(sum(c.bad for c, _ in windows), sum(c.total for c, _ in windows))
+    baseline = Counts(sum(b.bad for _, b in windows), sum(b.total for _, b in windows))
     thresholds = {"fail_at": fail_at, "margin": MARGIN, "power_needed": power_line}
     evidence = {
         "canary_bad": canary.bad,
@@ -231,6 +240,13 @@ def compare_to_baseline(
             f"{MARGIN:g}x worse canary would not yet have been detected)"
         )
     return Judgement(verdict, log_bf, thresholds, reason, evidence)
+
+
+def canary_verdict(rate: Judgement, comparison: Judgement) -> Verdict:
+    """One SLO's verdict at a canary step: judge_rate of the canary, compare_to_baseline."""
+    if Verdict.FAIL in (rate.verdict, comparison.verdict):
+        return Verdict.FAIL
+    return rate.verdict
 
 
 @dataclass(frozen=True)
@@ -272,8 +288,7 @@ def _power_to_detect(
         up, down = math.log(theta / q), math.log((1 - theta) / (1 - q))
         mean += m * (theta * up + (1 - theta) * down)
         variance += m * theta * (1 - theta) * (up - down) ** 2
-    z = NormalDist().inv_cdf(1 - DEFAULT_BETA)
-    return line, mean - z * math.sqrt(variance)
+    return line, mean - _Z_POWER * math.sqrt(variance)
 
 
 def _log_mixture(log_values: Sequence[float]) -> float:

@@ -1,14 +1,19 @@
 """The gate's verdicts and exit codes against hand-computed cases.
 
-SLOs used throughout (the committed defaults): availability 99.9% (judged from 2,995 requests:
-0.999 ** 2995 <= 0.05) and latency 99% under 200 ms (judged from 299 requests).
+SLOs used throughout (the committed defaults): availability 99.9% and latency 99% under 200 ms.
+Each row is slo.stats.judge_rate, Wald's SPRT between half the budget and the budget: with no
+bad request it passes from 3,114 requests (99.9%) and 310 (99%); each failure moves the log
+likelihood ratio up by ln 2, each good request down by about half the budget.
 """
+
+import math
 
 import pytest
 
 import slo
-from loadtest.gate import FAIL, PASS, UNJUDGED, ExitCode, GeneratorHealth, evaluate
+from loadtest.gate import FAIL, NOT_ENOUGH_DATA, PASS, ExitCode, GeneratorHealth, evaluate
 from loadtest.recorder import Recorder
+from slo.stats import Counts, judge_rate
 
 SLOS = slo.load_slos()
 HEALTHY = GeneratorHealth()
@@ -33,58 +38,77 @@ def verdicts(result):
 
 
 def test_a_long_clean_run_passes():
-    result = evaluate(SLOS, run(5000, failed=2, slow=10), HEALTHY)
+    result = evaluate(SLOS, run(7000, failed=2, slow=10), HEALTHY)
     assert result.exit_code == ExitCode.PASS
     assert verdicts(result) == {"availability": PASS, "latency": PASS}
     assert result.reasons == ()
 
 
-def test_the_budget_boundary_is_exact():
-    # 3 failures in 3,000 is exactly 0.1%: met. A fourth is a breach.
-    assert evaluate(SLOS, run(3000, failed=3), HEALTHY).exit_code == ExitCode.PASS
-    breached = evaluate(SLOS, run(3000, failed=4), HEALTHY)
+def test_each_row_is_the_judgement_the_canary_would_make():
+    result = evaluate(SLOS, run(3000, failed=6, slow=40), HEALTHY)
+    availability, latency = result.rows
+    assert availability.judgement == judge_rate(Counts(6, 3000), SLOS.objectives[0].error_budget)
+    assert latency.judgement == judge_rate(Counts(40, 3000), SLOS.objectives[1].error_budget)
+
+
+def test_a_run_at_the_budget_is_not_a_pass():
+    # 3 failures in 3,000 is exactly 0.1%: not shown to be within the budget, so not a pass.
+    at_budget = evaluate(SLOS, run(3000, failed=3), HEALTHY)
+    assert verdicts(at_budget) == {"availability": NOT_ENOUGH_DATA, "latency": PASS}
+    assert at_budget.exit_code == ExitCode.CANNOT_JUDGE
+    # 6 in 3,000 is not yet proof of a breach (log LR 2.66 < 2.77); 7 is (3.35).
+    assert verdicts(evaluate(SLOS, run(3000, failed=6), HEALTHY))["availability"] == NOT_ENOUGH_DATA
+    breached = evaluate(SLOS, run(3000, failed=7), HEALTHY)
     assert breached.exit_code == ExitCode.BREACH
     assert verdicts(breached) == {"availability": FAIL, "latency": PASS}
-    assert "4 of 3,000 requests failed" in breached.reasons[0]
+    assert breached.reasons[0].startswith(
+        "availability: 7 of 3,000 requests failed (0.233%): the data shows more than the 0.1% "
+        "the 99.9% goal allows (log likelihood ratio 3.35 >= 2.77)"
+    )
 
 
 def test_burn_rate_and_observed_share():
     row = evaluate(SLOS, run(3000, failed=6), HEALTHY).rows[0]
     assert row.observed == pytest.approx(0.998)
     assert row.burn_rate == pytest.approx(2.0)  # 0.2% bad against a 0.1% budget
-    assert (row.bad, row.allowed_bad, row.needed) == (6, 3, 2995)
+    assert row.judgement.statistic == pytest.approx(
+        6 * math.log(2) + 2994 * math.log(0.999 / 0.9995), rel=1e-6
+    )
+    assert (row.bad, row.needed) == (6, 11_432)
 
 
-def test_a_short_run_that_already_proves_a_breach_fails():
-    # 100 requests, 3 failed: even 2,895 more good requests would leave 3 > 2 allowed in 2,995.
-    result = evaluate(SLOS, run(100, failed=3), HEALTHY)
+def test_a_short_run_with_a_burst_of_failures_fails():
+    # 100 requests, 5 failed: 5 ln 2 - 95 x 0.0005 = 3.42 >= 2.77, proven already.
+    result = evaluate(SLOS, run(100, failed=5), HEALTHY)
     assert result.exit_code == ExitCode.BREACH
-    assert "already exceed the 2 the 99.9% goal allows in the 2,995 requests" in result.reasons[0]
+    assert result.reasons[0].startswith("availability: 5 of 100 requests failed (5%)")
 
 
 def test_a_short_run_below_goal_but_not_proven_cannot_be_judged():
-    # 2 failures in 100 is 98%, but 2 failures in 2,995 requests would still meet 99.9%.
+    # 2 failures in 100 is 98%, but not yet evidence against a 0.1% budget.
     result = evaluate(SLOS, run(100, failed=2), HEALTHY)
     assert result.exit_code == ExitCode.CANNOT_JUDGE
-    assert verdicts(result)["availability"] == UNJUDGED
-    assert any("at least 2,995 are needed" in reason for reason in result.reasons)
+    assert verdicts(result)["availability"] == NOT_ENOUGH_DATA
+    assert any("5,787 more requests without a failed one" in reason for reason in result.reasons)
 
 
 def test_too_few_requests_says_how_many_are_needed():
     result = evaluate(SLOS, run(1000), HEALTHY)
     assert result.exit_code == ExitCode.CANNOT_JUDGE
-    assert verdicts(result) == {"availability": UNJUDGED, "latency": PASS}
+    assert verdicts(result) == {"availability": NOT_ENOUGH_DATA, "latency": PASS}
     assert result.reasons == (
-        "availability: 1,000 requests are too few to judge a 99.9% goal; at least 2,995 are "
-        "needed (run longer or at a higher rate)",
+        "availability: 0 of 1,000 requests failed is not enough to show the 99.9% goal met; at "
+        "least 2,114 more requests without a failed one are needed (3,114 in all; run longer or "
+        "at a higher rate)",
     )
 
 
 def test_latency_breach_proven_within_a_short_run():
-    # 200 requests, 3 slower than 200 ms: 3 > the 2 allowed in 299 requests at 99%.
-    result = evaluate(SLOS, run(200, slow=3), HEALTHY)
+    # 200 requests, 6 slower than 200 ms: 6 ln 2 - 194 x 0.00504 = 3.18 >= 2.77.
+    result = evaluate(SLOS, run(200, slow=6), HEALTHY)
     assert result.exit_code == ExitCode.BREACH
     assert verdicts(result)["latency"] == FAIL
+    assert verdicts(evaluate(SLOS, run(200, slow=5), HEALTHY))["latency"] == NOT_ENOUGH_DATA
 
 
 def test_a_saturated_generator_outranks_a_breach():
@@ -124,5 +148,5 @@ def test_no_requests_at_all_cannot_be_judged():
 
 @pytest.mark.parametrize("status", [0, 200, 422])
 def test_no_answer_wrong_answer_and_unexpected_4xx_count_against_availability(status):
-    result = evaluate(SLOS, run(3000, failed=4, status_failed=status), HEALTHY)
+    result = evaluate(SLOS, run(3000, failed=10, status_failed=status), HEALTHY)
     assert verdicts(result)["availability"] == FAIL

@@ -1,6 +1,9 @@
 """The printed table and summary.json."""
 
 import json
+import math
+
+import pytest
 
 import slo
 from loadtest.gate import GeneratorHealth, evaluate
@@ -61,12 +64,12 @@ def test_the_table_has_one_row_per_objective_then_the_evidence_and_verdict():
     assert "availability: 10 of 5,250 requests failed" in text
 
 
-def test_an_unjudged_row_says_how_many_requests_it_needs():
+def test_a_row_without_enough_data_says_how_many_requests_it_needs():
     recorder = recorded(100, failed=0, slow=0)
     result = evaluate(slo.load_slos(), recorder, GeneratorHealth())
     text = render_table(result, recorder, INFO, "prediction-service")
-    assert "UNJUDGED (needs 2,995 requests)" in text
-    assert "UNJUDGED (needs 299 requests)" in text
+    assert "NOT ENOUGH DATA (needs 3,114 requests)" in text
+    assert "NOT ENOUGH DATA (needs 310 requests)" in text
 
 
 def test_summary_json_for_ci(tmp_path):
@@ -75,7 +78,16 @@ def test_summary_json_for_ci(tmp_path):
     path = write_summary(tmp_path, build_summary(result, recorder, INFO, "prediction-service"))
     summary = json.loads(path.read_text())
     assert summary["result"] == {"exit_code": 0, "verdict": "PASS", "reasons": []}
+    assert summary["schema_version"] == 2
     availability = summary["gate"][0]
+    statistic = availability.pop("statistic")
+    assert statistic == pytest.approx(5250 * math.log(0.999 / 0.9995), rel=1e-6)
+    assert availability.pop("thresholds") == {
+        "fail_at": pytest.approx(2.7726, abs=1e-4),
+        "pass_at": pytest.approx(-1.5581, abs=1e-4),
+        "p0": pytest.approx(0.0005),
+        "p1": pytest.approx(0.001),
+    }
     assert availability == {
         "objective": "availability",
         "sli": "availability",
@@ -85,9 +97,9 @@ def test_summary_json_for_ci(tmp_path):
         "observed": 1.0,
         "total": 5250,
         "bad": 0,
-        "allowed_bad": 5,
-        "requests_needed": 2995,
         "burn_rate": 0.0,
+        "requests_to_pass": 3114,
+        "test": "sprt",
         "verdict": "PASS",
     }
     assert summary["requests"]["status_codes"] == {"200": 5250}

@@ -74,8 +74,9 @@ def test_merging_worker_messages_equals_recording_everything_in_one_place():
     workers = [Recorder([100, 200]) for _ in range(3)]
     master = Recorder([100, 200])
     for index, (millis, status, failed) in enumerate(requests):
-        single.record(millis, status, failed)
-        workers[index % 3].record(millis, status, failed)
+        at = 1_800_000_000.0 + index / 100  # 30 s of requests, six 5-second intervals
+        single.record(millis, status, failed, at=at)
+        workers[index % 3].record(millis, status, failed, at=at)
         if index % 500 == 0:  # periodic reports, as every 3 s in a run
             for worker in workers:
                 master.merge(worker.take())
@@ -88,6 +89,8 @@ def test_merging_worker_messages_equals_recording_everything_in_one_place():
     assert master.count_faster_than(200) == single.count_faster_than(200)
     assert master.count_faster_than(100) == single.count_faster_than(100)
     assert master.latency() == single.latency()
+    assert master.timeline.summaries() == single.timeline.summaries()
+    assert len(master.timeline.summaries()) == 6
 
 
 def test_an_unknown_threshold_is_an_error_not_a_zero():

@@ -10,6 +10,7 @@ from slo.stats import (
     Counts,
     Judgement,
     Verdict,
+    canary_verdict,
     compare_to_baseline,
     judge_rate,
     requests_to_pass,
@@ -177,6 +178,29 @@ def test_checking_after_every_window_keeps_the_false_alarm_rate_under_alpha():
                 alarms += 1
                 break
     assert alarms / 400 <= 0.05
+
+
+def test_windows_with_the_same_share_add_up_exactly():
+    windows = [(Counts(3, 500), Counts(7, 9_500)), (Counts(1, 500), Counts(2, 9_500))]
+    merged = [(Counts(4, 1_000), Counts(9, 19_000))]
+    assert compare_to_baseline(windows).statistic == pytest.approx(
+        compare_to_baseline(merged).statistic, rel=1e-12
+    )
+
+
+# canary_verdict: the release's rule for one SLO
+
+
+def test_the_canary_fails_when_either_test_fails_and_passes_on_its_own_rate():
+    within = judge_rate(Counts(0, 10_000), BUDGET)
+    breaking = judge_rate(Counts(30, 10_000), BUDGET)
+    unknown = judge_rate(Counts(0, 100), BUDGET)
+    worse = compare_to_baseline([(Counts(25, 5_000), Counts(95, 95_000))])
+    too_few = compare_to_baseline([(Counts(0, 5_000), Counts(1, 95_000))])
+    assert canary_verdict(within, too_few) is Verdict.PASS
+    assert canary_verdict(within, worse) is Verdict.FAIL
+    assert canary_verdict(breaking, too_few) is Verdict.FAIL
+    assert canary_verdict(unknown, too_few) is Verdict.NOT_ENOUGH_DATA
 
 
 # Judgement
