@@ -7,11 +7,11 @@ For every SLO of slo/slos.yaml, over all windows read since the release began:
   (canary, stable) pairs of every window.
 Both stay valid when called after every window, so the release may look as often as it likes.
 
-An SLO FAILs if either test fails. It PASSes when the canary is shown within budget and the
-comparison has not failed: when the service almost never fails, the comparison has too few bad
-events to conclude (NOT ENOUGH DATA) and the absolute test is what can pass the canary. Anything
-else is NOT ENOUGH DATA; too little traffic never counts as a pass. The canary FAILs if any SLO
-fails and PASSes only when every SLO passes.
+An SLO's verdict is `canary_verdict` (the rule the canary simulation in benchmarks/ measures):
+FAIL if either test fails; else the absolute test's verdict, since when the service almost never
+fails the comparison has too few bad events to conclude and the absolute test is what can pass
+the canary. Too little traffic never counts as a pass. The canary FAILs if any SLO fails and
+PASSes only when every SLO passes.
 """
 
 from __future__ import annotations
@@ -19,15 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from release.environment import Environment
-from slo.stats import Counts, Verdict, compare_to_baseline, judge_rate
-
-
-def combine(rate: Verdict, baseline: Verdict) -> Verdict:
-    if Verdict.FAIL in (rate, baseline):
-        return Verdict.FAIL
-    if rate == Verdict.PASS:
-        return Verdict.PASS
-    return Verdict.NOT_ENOUGH_DATA
+from slo.stats import Counts, Verdict, canary_verdict, compare_to_baseline, judge_rate
 
 
 def judge(env: Environment, checks: list[dict[str, Any]]) -> dict[str, Any]:
@@ -43,7 +35,7 @@ def judge(env: Environment, checks: list[dict[str, Any]]) -> dict[str, Any]:
         )
         comparison = compare_to_baseline(pairs, alpha=env.canary.alpha)
         objectives[name] = {
-            "verdict": combine(rate.verdict, comparison.verdict).value,
+            "verdict": canary_verdict(rate, comparison).value,
             "budget": objective.error_budget,
             "canary": [canary.bad, canary.total],
             "baseline": [baseline.bad, baseline.total],
