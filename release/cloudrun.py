@@ -15,6 +15,7 @@ from collections.abc import Callable
 from google.api_core import exceptions
 from google.api_core.future.polling import DEFAULT_POLLING
 from google.cloud import run_v2
+from google.protobuf import field_mask_pb2
 
 from release import traffic as traffic_lists
 from release.clients import Clients
@@ -63,7 +64,9 @@ class CloudRun:
             "CreateService", lambda: self.client.create_service(request=request), targets
         )
 
-    def update(self, service: run_v2.Service, targets: list[Target]) -> run_v2.Service:
+    def update(
+        self, service: run_v2.Service, targets: list[Target], fields: tuple[str, ...] = ()
+    ) -> run_v2.Service:
         """Send `service` (read with get(), so it carries its etag) with `targets` as traffic.
 
         A stale etag is refused by the API with ABORTED (AIP-154, "Resource freshness
@@ -72,6 +75,10 @@ class CloudRun:
         """
         service.traffic = [t.message() for t in targets]
         request = run_v2.UpdateServiceRequest(service=service)
+        if fields:
+            # Only these fields: a template read back and sent again has been refused as "a
+            # revision with different configuration" (googleapis/google-cloud-python#11870).
+            request.update_mask = field_mask_pb2.FieldMask(paths=list(fields))
         return self._wait(
             "UpdateService", lambda: self.client.update_service(request=request), targets
         )
@@ -79,6 +86,8 @@ class CloudRun:
     def _wait(self, method: str, call: Callable, targets: list[Target]) -> run_v2.Service:
         try:
             operation = call()
+        except exceptions.AlreadyExists as error:  # a revision name taken by another config
+            raise Refused(f"{method} refused: {error.message}") from None
         except (exceptions.Aborted, exceptions.FailedPrecondition, exceptions.Conflict) as error:
             raise Refused(
                 f"{method} refused: the service changed since it was read ({error.message}); "

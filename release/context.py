@@ -19,6 +19,8 @@ from release.metrics import Metrics
 from release.state import ReleaseState
 
 EXIT_OK, EXIT_FAILED, EXIT_CANNOT = 0, 1, 2
+# What a release changes after its deploy: the traffic and its state, never the template.
+STATE_FIELDS = ("traffic", "annotations")
 
 
 class Stop(Exception):
@@ -69,7 +71,7 @@ class Context:
         if targets is None:
             targets = traffic_lists.of_spec(service)
         state.write(service, current)
-        result = self.cloud.update(service, targets)
+        result = self.cloud.update(service, targets, STATE_FIELDS)
         self.write_record(current)
         return result
 

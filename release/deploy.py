@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from release import spec, state
 from release import traffic as traffic_lists
 from release.cloudrun import OperationFailed, Refused, tag_uri
-from release.context import EXIT_CANNOT, EXIT_FAILED, EXIT_OK, Context, Stop
+from release.context import EXIT_CANNOT, EXIT_FAILED, EXIT_OK, STATE_FIELDS, Context, Stop
 from release.state import ReleaseState
 from release.traffic import Target
 
@@ -96,7 +96,7 @@ def _undo_failed_deploy(ctx: Context, new: ReleaseState, before: list[Target], w
     service = ctx.service()
     state.write(service, new)
     try:
-        ctx.cloud.update(service, before)
+        ctx.cloud.update(service, before, STATE_FIELDS)
     except OperationFailed:
         # Robust to either behaviour of the API: what matters is what serves.
         serving = traffic_lists.serving(ctx.service())

@@ -102,6 +102,10 @@ def test_promote_and_rollback_as_commands_of_their_own(runner: Runner) -> None:
     code, out = run(runner, "status")
     assert code == 0
     assert json.loads(out)["release"]["phase"] == "rolled_back"
+    # After the deploy, only traffic and the state change: the template is never sent again.
+    deploy_call, *moves = runner.cloud.state.requests["UpdateService"]
+    assert list(deploy_call.update_mask.paths) == []
+    assert [list(m.update_mask.paths) for m in moves] == [["traffic", "annotations"]] * 2
 
 
 def test_commands_on_a_missing_service_or_release_say_so(runner: Runner, capsys) -> None:

@@ -11,6 +11,7 @@ Documented behaviour reproduced, with sources:
 - An explicit revision name that already exists with a different configuration is refused with
   ALREADY_EXISTS, "Revision named ... with different configuration already exists"
   (googleapis/google-cloud-python#14259); the same template sent again makes no new revision.
+- An update mask limits the update to the fields it names (UpdateServiceRequest.update_mask).
 - Traffic must add up to 100%, name existing revisions, and use each tag once.
 - Tag URLs are `https://TAG---SERVICE-HASH-REGION.a.run.app` (Cloud Run "Rollbacks, gradual
   rollouts, and traffic migration": tags); tests may map a tag to a local URL instead.
@@ -27,7 +28,7 @@ from typing import Any
 import grpc
 from google.cloud import run_v2
 from google.longrunning import operations_pb2
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, field_mask_pb2
 from google.rpc import code_pb2, status_pb2
 
 from tests.monitoring.fake.server import Abort, CloudState
@@ -102,7 +103,18 @@ class CloudRunApi:
                 grpc.StatusCode.ABORTED,
                 f"etag {request.service.etag!r} is stale: the service was changed since",
             )
-        service = _copy(request.service)
+        paths = list(request.update_mask.paths)
+        if paths:  # only the masked fields come from the request
+            mask = field_mask_pb2.FieldMask(paths=paths)
+            if not mask.IsValidForDescriptor(SERVICE.DESCRIPTOR):
+                raise _invalid(f"update_mask {paths} names a field that Service does not have")
+            service = _copy(current)
+            mask.MergeMessage(
+                request.service, service, replace_message_field=True, replace_repeated_field=True
+            )
+            service.etag = request.service.etag
+        else:
+            service = _copy(request.service)
         _keep_output_only(service, current)
         return self._accept(service)
 
