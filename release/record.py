@@ -51,7 +51,12 @@ def build(env: Environment, state: ReleaseState) -> dict[str, Any]:
         "alpha": env.canary.alpha,
         "beta": env.canary.beta,
         "slos": {
-            o.name: {"sli": o.sli, "goal": o.goal, "threshold_ms": o.threshold_ms}
+            o.name: {
+                "sli": o.sli,
+                "goal": o.goal,
+                "threshold_ms": o.threshold_ms,
+                "budget": o.error_budget,
+            }
             for o in env.slos.objectives
         },
         "steps": steps,
@@ -120,7 +125,8 @@ def _number(value: float | None) -> str:
 
 
 def _chart(document: dict[str, Any], name: str) -> str:
-    """Bad share per check (canary solid red, baseline dashed blue), step boundaries grey."""
+    """Bad share per window (canary solid red, baseline dashed blue), the SLO's error budget
+    dotted, step boundaries grey."""
     points = [
         (step["step"], check["canary"][name], check["baseline"][name])
         for step in document["steps"]
@@ -130,7 +136,8 @@ def _chart(document: dict[str, Any], name: str) -> str:
     if not points:
         return f"<h2>{html.escape(title)}</h2><p>No window read.</p>"
     shares = [[b / t if t else None for b, t in (c, s)] for _, c, s in points]
-    top = max([v for pair in shares for v in pair if v is not None] + [1e-6]) * 1.15
+    budget = document["slos"][name]["budget"]
+    top = max([v for pair in shares for v in pair if v is not None] + [budget]) * 1.15
     n = len(points)
 
     def xy(i: int, value: float) -> str:
@@ -159,6 +166,12 @@ def _chart(document: dict[str, Any], name: str) -> str:
         f"<text x='4' y='{PAD}' font-size='11'>{top * 100:.3g}%</text>"
         f"<text x='4' y='{HEIGHT - PAD}' font-size='11'>0%</text>"
         f"<text x='{PAD}' y='{HEIGHT - 12}' font-size='11'>windows (grey: next traffic step)</text>"
+    )
+    y_budget = xy(0, budget).split(",")[1]
+    axis += (
+        f"<line x1='{PAD}' y1='{y_budget}' x2='{WIDTH - PAD}' y2='{y_budget}' stroke='#888' "
+        f"stroke-dasharray='2 4'/><text x='{WIDTH - PAD + 2}' y='{y_budget}' font-size='11'>"
+        "budget</text>"
     )
     svg = (
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{HEIGHT}' role='img'>"

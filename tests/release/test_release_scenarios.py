@@ -53,7 +53,14 @@ def test_a_good_canary_goes_through_every_step_and_is_promoted(runner: Runner) -
     record = decision(runner)
     assert record["phase"] == "promoted"
     assert [step["verdict"] for step in record["steps"]] == ["PASS", "PASS", "PASS"]
-    assert "<svg" in (next(runner.reports.glob("*/decision.html"))).read_text(encoding="utf-8")
+    last = record["steps"][0]["checks"][-1]
+    for name in ("availability", "latency"):
+        judged = last["judgement"]["objectives"][name]
+        assert set(judged["rate"]["thresholds"]) >= {"fail_at", "pass_at"}
+        assert "fail_at" in judged["comparison"]["thresholds"]
+        assert judged["canary"][1] > 0 and judged["baseline"][1] > 0
+    page = next(runner.reports.glob("*/decision.html")).read_text(encoding="utf-8")
+    assert page.count("<svg") == 2 and "<script" not in page
 
 
 def canary_leaves_stable_serving(runner: Runner, exit_code: int, phase: str) -> dict:
