@@ -16,6 +16,9 @@ from typing import Any
 from google.cloud import run_v2
 
 ANNOTATION = "fashion-serve.dev/release"
+# Service annotations follow Kubernetes' limits (run_v2 Service.annotations): all of them
+# together at most 256 KiB. The state stays well below, leaving room for other tools.
+MAX_STATE_BYTES = 64 * 1024
 ACTIVE = ("deployed", "gated", "canary")  # a release in these phases is still running
 FINISHED = ("promoted", "rolled_back", "stopped", "failed")
 
@@ -61,4 +64,27 @@ def read(service: run_v2.Service | None) -> ReleaseState | None:
 
 
 def write(service: run_v2.Service, state: ReleaseState) -> None:
-    service.annotations[ANNOTATION] = state.to_json()
+    """Put the state on the Service, merging finished steps' windows if it grows too large."""
+    text = state.to_json()
+    if len(text.encode()) > MAX_STATE_BYTES:
+        compact(state)
+        text = state.to_json()
+    service.annotations[ANNOTATION] = text
+
+
+def compact(state: ReleaseState) -> None:
+    """One window per finished step. Within a step the canary's traffic share is the same in
+    every window, so the summed pair gives compare_to_baseline the same statistic (slo/stats.py
+    conditions on each window's share), and judge_rate only sees the canary's totals."""
+    merged: list[dict[str, Any]] = []
+    for check in state.checks:
+        last = merged[-1] if merged else None
+        if last is not None and last["step"] == check["step"] and check["step"] < state.step:
+            for side in ("canary", "baseline"):
+                for name, (bad, total) in check[side].items():
+                    last[side][name] = [last[side][name][0] + bad, last[side][name][1] + total]
+            last["end"], last["verdict"] = check["end"], check.get("verdict")
+            last["merged"] = last.get("merged", 1) + 1
+        else:
+            merged.append(json.loads(json.dumps(check)))
+    state.checks = merged

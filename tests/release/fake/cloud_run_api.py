@@ -11,6 +11,8 @@ Documented behaviour reproduced, with sources:
 - An explicit revision name that already exists with a different configuration is refused with
   ALREADY_EXISTS, "Revision named ... with different configuration already exists"
   (googleapis/google-cloud-python#14259); the same template sent again makes no new revision.
+- Annotations in the system namespaces are refused, and all of them together may hold at most
+  256 KiB (run_v2 Service.annotations: "follows Kubernetes annotations' ... limits").
 - An update mask limits the update to the fields it names (UpdateServiceRequest.update_mask).
 - Traffic must add up to 100%, name existing revisions, and use each tag once.
 - Tag URLs are `https://TAG---SERVICE-HASH-REGION.a.run.app` (Cloud Run "Rollbacks, gradual
@@ -134,6 +136,7 @@ class CloudRunApi:
             self.templates[revision] = config
             created = True
         self._check_traffic(service, revision)
+        _check_annotations(service.annotations)
         if created:
             service.latest_created_revision = revision
         service.generation += 1
@@ -301,6 +304,26 @@ def _keep_output_only(service: Any, current: Any) -> None:
                 getattr(service, name).CopyFrom(getattr(current, name))
         else:
             setattr(service, name, getattr(current, name))
+
+
+SYSTEM_PREFIXES = (
+    "run.googleapis.com",
+    "cloud.googleapis.com",
+    "serving.knative.dev",
+    "autoscaling.knative.dev",
+)
+MAX_ANNOTATIONS_BYTES = 256 * 1024
+
+
+def _check_annotations(annotations: Any) -> None:
+    """v2 refuses the system namespaces, and follows Kubernetes' limits: 256 KiB in total
+    (run_v2 Service.annotations)."""
+    for key in annotations:
+        if key.split("/", 1)[0] in SYSTEM_PREFIXES:
+            raise _invalid(f"annotation {key!r} uses a reserved namespace")
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items())
+    if size > MAX_ANNOTATIONS_BYTES:
+        raise _invalid(f"annotations total {size} bytes, more than {MAX_ANNOTATIONS_BYTES}")
 
 
 def _copy(message: Any) -> Any:
