@@ -83,7 +83,9 @@ class CloudRun:
             "UpdateService", lambda: self.client.update_service(request=request), targets
         )
 
-    def _wait(self, method: str, call: Callable, targets: list[Target]) -> run_v2.Service:
+    def _wait(
+        self, method: str, call: Callable[[], object], targets: list[Target]
+    ) -> run_v2.Service:
         try:
             operation = call()
         except exceptions.AlreadyExists as error:  # a revision name taken by another config

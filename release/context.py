@@ -66,7 +66,12 @@ class Context:
             raise Stop(EXIT_CANNOT, f"release {current.id} is already over ({current.phase})")
         return service, current
 
-    def save(self, service: run_v2.Service, current: ReleaseState, targets=None) -> run_v2.Service:
+    def save(
+        self,
+        service: run_v2.Service,
+        current: ReleaseState,
+        targets: list[traffic_lists.Target] | None = None,
+    ) -> run_v2.Service:
         """Write the state with `targets` (default: the traffic asked for now) in one call."""
         if targets is None:
             targets = traffic_lists.of_spec(service)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
+from google.cloud import run_v2
+
 from release import spec, state
 from release import traffic as traffic_lists
 from release.cloudrun import OperationFailed, Refused, tag_uri
@@ -58,7 +60,7 @@ def deploy(ctx: Context, image: str, sha: str) -> int:
     return EXIT_OK
 
 
-def _already_deployed(ctx: Context, service, running: ReleaseState) -> int:
+def _already_deployed(ctx: Context, service: run_v2.Service, running: ReleaseState) -> int:
     """A second deploy of the running release deploys nothing. If the first was cut short,
     its operation may since have failed: check what serves, as the first deploy would have."""
     if running.phase == "deployed":
@@ -71,7 +73,7 @@ def _already_deployed(ctx: Context, service, running: ReleaseState) -> int:
     return EXIT_OK
 
 
-def _create(ctx: Context, service, release_id: str, sha: str) -> int:
+def _create(ctx: Context, service: run_v2.Service, release_id: str, sha: str) -> int:
     """The first deploy: nothing serves yet, so the revision gets 100% (and no canary)."""
     revision, tag = service.template.revision, spec.canary_tag(sha)
     new = ReleaseState(release_id, sha, revision, tag, stable=None)
@@ -158,7 +160,7 @@ def gate(ctx: Context, sha: str, loadtest_args: list[str]) -> int:
     return code if code in (EXIT_OK, EXIT_FAILED) else EXIT_CANNOT
 
 
-def _rows(targets: list[Target]) -> list[list]:
+def _rows(targets: list[Target]) -> list[list[object]]:
     return [[t.revision, t.percent, t.tag] for t in targets]
 
 
