@@ -149,14 +149,14 @@ def judge_rate(
     if llr >= fail_at:
         verdict = Verdict.FAIL
         reason = (
-            f"{seen}: the bad share is above the {_percent(budget)} budget "
-            f"(log likelihood ratio {llr:.2f} >= {fail_at:.2f})"
+            f"{seen}: the data favours a bad share at the {_percent(budget)} budget or above "
+            f"over half of it (log likelihood ratio {llr:.2f} >= {fail_at:.2f})"
         )
     elif llr <= pass_at:
         verdict = Verdict.PASS
         reason = (
-            f"{seen}: shown within the {_percent(budget)} budget "
-            f"(log likelihood ratio {llr:.2f} <= {pass_at:.2f})"
+            f"{seen}: within the {_percent(budget)} budget, the data favours half of it over "
+            f"all of it (log likelihood ratio {llr:.2f} <= {pass_at:.2f})"
         )
     else:
         verdict = Verdict.NOT_ENOUGH_DATA

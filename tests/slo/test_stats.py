@@ -81,7 +81,7 @@ def test_a_burst_of_failures_fails_early():
     assert judgement.statistic == pytest.approx(
         5 * math.log(2) + 995 * math.log(0.999 / 0.9995), rel=1e-9
     )
-    assert "above the 0.1% budget" in judgement.reason
+    assert "favours a bad share at the 0.1% budget or above" in judgement.reason
 
 
 def test_a_run_at_the_budget_is_not_a_pass():
