@@ -198,6 +198,13 @@ def compare_to_baseline(
     its own traffic share. The statistic is the log Bayes factor; FAIL at log(1/alpha).
     """
     _check_error_rates(alpha, DEFAULT_BETA)
+    for index, pair in enumerate(windows):
+        if (
+            not isinstance(pair, tuple | list)
+            or len(pair) != 2
+            or not all(isinstance(counts, Counts) for counts in pair)
+        ):
+            raise TypeError(f"windows[{index}] must be a (canary, baseline) pair of Counts")
     informative = [_Window.of(canary, baseline) for canary, baseline in windows]
     informative = [window for window in informative if window is not None]
     log_bf = _log_mixture(

@@ -180,6 +180,11 @@ def test_checking_after_every_window_keeps_the_false_alarm_rate_under_alpha():
     assert alarms / 400 <= 0.05
 
 
+def test_windows_must_be_pairs_of_counts():
+    with pytest.raises(TypeError, match=r"windows\[1\] must be a \(canary, baseline\) pair"):
+        compare_to_baseline([(Counts(0, 1), Counts(0, 1)), (3, 100)])
+
+
 def test_windows_with_the_same_share_add_up_exactly():
     windows = [(Counts(3, 500), Counts(7, 9_500)), (Counts(1, 500), Counts(2, 9_500))]
     merged = [(Counts(4, 1_000), Counts(9, 19_000))]
