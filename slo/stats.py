@@ -19,7 +19,9 @@ of requests slower than the threshold.
     than the 2,996 at which the one-sided 95% upper bound on the rate (1 - alpha**(1/n)) first
     reaches the budget; with x failures PASS needs as many requests as a Clopper-Pearson upper
     bound at between 90% and 95%. So PASS means "shown to be within budget", and a rate right at
-    the budget passes with probability at most about beta.
+    the budget passes with probability at most about beta. Between p0 and p1 either verdict can
+    take long; a long run settles on PASS below budget / (2 ln 2), about 72% of the budget (where
+    the log LR stops drifting), and on FAIL above it.
 
 `compare_to_baseline`: is the canary worse than the baseline revision, window by window?
     Given m = x_c + x_b bad events in a window whose requests went to the canary with share q,
