@@ -11,8 +11,9 @@ Meaning, as in Cloud Monitoring's request-based SLOs:
 
 Each objective's bad count is judged by `slo.stats.judge_rate` against its error budget, the
 same test the release canary applies to the canary revision (Wald's SPRT between half the
-budget and the budget; see slo/stats.py): FAIL once the data shows the bad share above the
-budget, PASS once it shows the share within it, NOT ENOUGH DATA in between. So a run near the
+budget and the budget; see slo/stats.py): FAIL once the data favours a bad share at the budget
+or above over half of it (16 to 1), PASS once it favours half the budget (4.75 to 1, at least
+3,114 requests for 99.9%), NOT ENOUGH DATA in between. So a run near the
 budget is judged the same way by the gate and by the canary.
 
 Verdicts and exit codes, in this order:
@@ -163,9 +164,9 @@ def _untrusted_reasons(recorder: Recorder, generator: GeneratorHealth) -> list[s
 def _breach_reason(row: ObjectiveRow) -> str:
     return (
         f"{row.objective.name}: {row.bad:,} of {row.total:,} requests {row.bad_word} "
-        f"({percent(row.bad / row.total)}): the data shows more than the "
-        f"{percent(row.objective.error_budget)} the {percent(row.objective.goal)} goal allows "
-        f"(log likelihood ratio {row.judgement.statistic:.2f} >= "
+        f"({percent(row.bad / row.total)}): the {percent(row.objective.goal)} goal is breached, "
+        f"the data favours a bad share at its {percent(row.objective.error_budget)} budget or "
+        f"above over half of it (log likelihood ratio {row.judgement.statistic:.2f} >= "
         f"{row.judgement.thresholds['fail_at']:.2f})"
     )
 

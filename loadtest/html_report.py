@@ -13,6 +13,7 @@ The chart is inline SVG (no script, no network): p50 and p99 of each 5-second in
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -91,8 +92,9 @@ def latency_chart(
     if not intervals:
         return "<p>No request was recorded, so there is no latency to chart.</p>"
     origin = started_at if started_at is not None else intervals[0].start
-    xs = [max(i.start - origin, 0.0) for i in intervals]
-    x_max = max(max(xs), 1.0)
+    # Each interval's point at its middle; the axis runs to the end of the last one.
+    xs = [max(i.start + i.length_s / 2 - origin, 0.0) for i in intervals]
+    x_max = max(intervals[-1].start + intervals[-1].length_s - origin, 1.0)
     y_max = max(max(i.p99_ms for i in intervals), *thresholds_ms, 1.0) * 1.1
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
@@ -134,16 +136,15 @@ def _axes(x: Scale, y: Scale, x_max: float, y_max: float) -> str:
         f'<line x1="{LEFT}" y1="{plot_bottom}" x2="{plot_right}" y2="{plot_bottom}" '
         'stroke="#444"/>'
     ]
-    for step in range(5):
-        millis = y_max * step / 4
+    for millis in _ticks(y_max):
         parts.append(
             f'<text x="{LEFT - 6}" y="{y(millis) + 4:.1f}" text-anchor="end" font-size="11">'
-            f"{millis:.0f}</text>"
+            f"{millis:g}</text>"
         )
-        seconds = x_max * step / 4
+    for seconds in _ticks(x_max):
         parts.append(
             f'<text x="{x(seconds):.1f}" y="{plot_bottom + 16}" text-anchor="middle" '
-            f'font-size="11">{seconds:.0f}</text>'
+            f'font-size="11">{seconds:g}</text>'
         )
     parts.append(
         f'<text x="{LEFT + (plot_right - LEFT) / 2}" y="{HEIGHT - 6}" text-anchor="middle" '
@@ -153,6 +154,16 @@ def _axes(x: Scale, y: Scale, x_max: float, y_max: float) -> str:
         "latency (ms)</text>"
     )
     return "".join(parts)
+
+
+def _ticks(top: float) -> list[float]:
+    """Round tick values from 0 up to `top`: steps of 1, 2 or 5 times a power of ten, 4-8 ticks."""
+    step = 10 ** math.floor(math.log10(top / 4))
+    for factor in (1, 2, 5, 10):
+        if top / (step * factor) <= 8:
+            step *= factor
+            break
+    return [step * i for i in range(int(top / step) + 1)]
 
 
 def add_to_report(path: Path, section: str) -> None:

@@ -24,7 +24,7 @@ from loadtest.recorder import (
 
 SUMMARY_FILE = "summary.json"
 # 2: rows carry slo.stats' judgement (statistic, thresholds) and requests_to_pass; the verdict
-# NOT ENOUGH DATA replaces UNJUDGED.
+# NOT ENOUGH DATA replaces UNJUDGED; "timeline" holds latency and failures per interval.
 SCHEMA_VERSION = 2
 _OUTCOME_WORDS = {
     GOOD: "good",
@@ -113,6 +113,8 @@ def build_summary(
         },
         "gate": [_objective_json(row) for row in result.rows],
         "latency_ms": latency.as_dict() if latency else None,
+        # Per 5-second interval, as report.html charts it (start: epoch seconds).
+        "timeline": [asdict(interval) for interval in recorder.timeline.summaries()],
         "requests": {
             "total": recorder.total,
             "outcomes": {name: recorder.outcomes[name] for name in OUTCOMES},

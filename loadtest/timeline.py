@@ -26,6 +26,7 @@ class IntervalSummary:
     failed: int
     p50_ms: float
     p99_ms: float
+    length_s: float = INTERVAL_S
 
 
 class Timeline:
@@ -72,6 +73,7 @@ class Timeline:
             failed=self.failed[index],
             p50_ms=_percentile(counts, total, 0.50),
             p99_ms=_percentile(counts, total, 0.99),
+            length_s=self.interval_s,
         )
 
 

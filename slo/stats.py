@@ -19,7 +19,9 @@ of requests slower than the threshold.
     than the 2,996 at which the one-sided 95% upper bound on the rate (1 - alpha**(1/n)) first
     reaches the budget; with x failures PASS needs as many requests as a Clopper-Pearson upper
     bound at between 90% and 95%. So PASS means "shown to be within budget", and a rate right at
-    the budget passes with probability at most about beta.
+    the budget passes with probability at most about beta. Between p0 and p1 either verdict can
+    take long; a long run settles on PASS below budget / (2 ln 2), about 72% of the budget (where
+    the log LR stops drifting), and on FAIL above it.
 
 `compare_to_baseline`: is the canary worse than the baseline revision, window by window?
     Given m = x_c + x_b bad events in a window whose requests went to the canary with share q,
@@ -149,14 +151,14 @@ def judge_rate(
     if llr >= fail_at:
         verdict = Verdict.FAIL
         reason = (
-            f"{seen}: the bad share is above the {_percent(budget)} budget "
-            f"(log likelihood ratio {llr:.2f} >= {fail_at:.2f})"
+            f"{seen}: the data favours a bad share at the {_percent(budget)} budget or above "
+            f"over half of it (log likelihood ratio {llr:.2f} >= {fail_at:.2f})"
         )
     elif llr <= pass_at:
         verdict = Verdict.PASS
         reason = (
-            f"{seen}: shown within the {_percent(budget)} budget "
-            f"(log likelihood ratio {llr:.2f} <= {pass_at:.2f})"
+            f"{seen}: within the {_percent(budget)} budget, the data favours half of it over "
+            f"all of it (log likelihood ratio {llr:.2f} <= {pass_at:.2f})"
         )
     else:
         verdict = Verdict.NOT_ENOUGH_DATA
@@ -198,6 +200,13 @@ def compare_to_baseline(
     its own traffic share. The statistic is the log Bayes factor; FAIL at log(1/alpha).
     """
     _check_error_rates(alpha, DEFAULT_BETA)
+    for index, pair in enumerate(windows):
+        if (
+            not isinstance(pair, tuple | list)
+            or len(pair) != 2
+            or not all(isinstance(counts, Counts) for counts in pair)
+        ):
+            raise TypeError(f"windows[{index}] must be a (canary, baseline) pair of Counts")
     informative = [_Window.of(canary, baseline) for canary, baseline in windows]
     informative = [window for window in informative if window is not None]
     log_bf = _log_mixture(

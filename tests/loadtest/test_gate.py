@@ -62,8 +62,9 @@ def test_a_run_at_the_budget_is_not_a_pass():
     assert breached.exit_code == ExitCode.BREACH
     assert verdicts(breached) == {"availability": FAIL, "latency": PASS}
     assert breached.reasons[0].startswith(
-        "availability: 7 of 3,000 requests failed (0.233%): the data shows more than the 0.1% "
-        "the 99.9% goal allows (log likelihood ratio 3.35 >= 2.77)"
+        "availability: 7 of 3,000 requests failed (0.233%): the 99.9% goal is breached, the data "
+        "favours a bad share at its 0.1% budget or above over half of it (log likelihood ratio "
+        "3.35 >= 2.77)"
     )
 
 

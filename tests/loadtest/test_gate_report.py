@@ -31,7 +31,8 @@ def recorded(total: int, failed: int, slow: int) -> Recorder:
     recorder = Recorder([200])
     for index in range(total):
         status = 503 if index < failed else 200
-        recorder.record(250.0 if index >= total - slow else 4.0, status, failed=index < failed)
+        millis = 250.0 if index >= total - slow else 4.0
+        recorder.record(millis, status, failed=index < failed, at=INFO.started_at + 1)
     recorder.arrivals.update(scheduled=total + 3, started=total, late=5, dropped=3)
     return recorder
 
@@ -103,6 +104,9 @@ def test_summary_json_for_ci(tmp_path):
         "verdict": "PASS",
     }
     assert summary["requests"]["status_codes"] == {"200": 5250}
+    (interval,) = summary["timeline"]  # recorded() puts every request in the first second
+    assert (interval["total"], interval["failed"]) == (5250, 0)
+    assert interval["p50_ms"] == pytest.approx(4.0, rel=0.005)
     assert summary["load"]["achieved_rate"] == 87.5
     assert summary["load"]["arrivals"] == {
         "scheduled": 5253,

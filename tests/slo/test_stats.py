@@ -81,7 +81,7 @@ def test_a_burst_of_failures_fails_early():
     assert judgement.statistic == pytest.approx(
         5 * math.log(2) + 995 * math.log(0.999 / 0.9995), rel=1e-9
     )
-    assert "above the 0.1% budget" in judgement.reason
+    assert "favours a bad share at the 0.1% budget or above" in judgement.reason
 
 
 def test_a_run_at_the_budget_is_not_a_pass():
@@ -178,6 +178,11 @@ def test_checking_after_every_window_keeps_the_false_alarm_rate_under_alpha():
                 alarms += 1
                 break
     assert alarms / 400 <= 0.05
+
+
+def test_windows_must_be_pairs_of_counts():
+    with pytest.raises(TypeError, match=r"windows\[1\] must be a \(canary, baseline\) pair"):
+        compare_to_baseline([(Counts(0, 1), Counts(0, 1)), (3, 100)])
 
 
 def test_windows_with_the_same_share_add_up_exactly():
