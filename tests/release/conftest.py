@@ -34,7 +34,7 @@ def fast_environment(directory: Path, **canary: object) -> Path:
             "steps": [{"percent": p, "min_duration": 0.6} for p in (10, 50, 100)],
             "metric_delay": 0.3,
             "poll": 0.15,
-            "not_enough_data_limit": 1.0,
+            "not_enough_data_limit": 2.0,
         }
     )
     document["canary"].update(canary)
