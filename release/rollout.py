@@ -69,11 +69,7 @@ def _run_step(ctx: Context, current: ReleaseState, step: Step) -> str:
         if read:
             _read_window(ctx, current, end, step.percent)
         covered = current.window_end - current.step_started
-        verdict = (
-            analysis.judge(ctx.env, current.checks)["verdict"]
-            if current.checks
-            else "NOT ENOUGH DATA"
-        )
+        verdict = current.checks[-1]["verdict"] if current.checks else "NOT ENOUGH DATA"
         if verdict == "FAIL" or (verdict == "PASS" and covered >= needed):
             return verdict
         if covered >= limit:
