@@ -12,6 +12,7 @@ digest of the payload applied last, see identity.py) catches that case.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,8 +60,24 @@ def as_dict(message: Any) -> dict[str, Any]:
     return json_format.MessageToDict(type(message).pb(message))
 
 
+# An SLO named in a filter, select_slo_*("projects/P/services/S/serviceLevelObjectives/O"):
+# the API may echo P as the project number (names are projects/[PROJECT_ID_OR_NUMBER]/...).
+_SLO_REFERENCE = re.compile(r'(select_slo_\w+\(\s*")projects/[^/"]+/')
+
+
+def without_project(value: Any) -> Any:
+    """The same JSON value with every SLO reference's project written as "-"."""
+    if isinstance(value, dict):
+        return {key: without_project(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_project(item) for item in value]
+    if isinstance(value, str):
+        return _SLO_REFERENCE.sub(r"\1projects/-/", value)
+    return value
+
+
 def compare(kind: Kind, desired: Any, actual: Any) -> Comparison:
-    want, have = as_dict(desired), as_dict(actual)
+    want, have = without_project(as_dict(desired)), without_project(as_dict(actual))
     label_key = _label_json_key(kind)
     want_digest = want.get(label_key, {}).pop(identity.CONFIG_SHA_KEY, None)
     have_digest = have.get(label_key, {}).pop(identity.CONFIG_SHA_KEY, None)

@@ -1,7 +1,8 @@
 """What apply would do: create, update (with the changed fields), replace or delete.
 
-Objects are matched by resource name for the kinds whose ids the toolkit chooses (log
-metrics, services, SLOs) and by the config-id label for the others. Managed objects that are
+Objects are matched by kind and their own id for the kinds whose ids the toolkit chooses (log
+metrics, services, SLOs: never by a full name, which may carry the project number) and by the
+config-id label for the others. Managed objects that are
 no longer configured are deleted only with --prune; objects without the managed-by label are
 never touched.
 """

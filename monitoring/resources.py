@@ -68,13 +68,31 @@ class Existing:
         return f"{self.kind.value} {shown}"
 
 
-# Kinds whose resource names we choose: matched by name. The others get server-assigned names
-# and are matched by their config-id label.
+# Kinds whose resource names we choose: matched by their own id. The others get server-assigned
+# names and are matched by their config-id label.
 NAMED_KINDS = (Kind.LOG_METRIC, Kind.SERVICE, Kind.SLO)
 
 
+def own_id(kind: Kind, name: str) -> str:
+    """What identifies an object of a kind whose id the toolkit chooses, whatever the project.
+
+    The API reference writes names as projects/[PROJECT_ID_OR_NUMBER]/..., and responses may
+    carry the project number for objects created under the project id (google/slo-generator
+    compares only the last segment of service and SLO names for this reason). So a service is
+    known by its id, an SLO by "service id/SLO id" and a log metric by its name, which has no
+    project in it."""
+    parts = name.split("/")
+    if kind is Kind.SLO and len(parts) >= 6:
+        return f"{parts[3]}/{parts[5]}"
+    if kind is Kind.SERVICE and len(parts) >= 4:
+        return parts[3]
+    return parts[-1]
+
+
 def desired_key(desired: Desired) -> str:
-    return desired.message.name if desired.kind in NAMED_KINDS else desired.config_id
+    if desired.kind in NAMED_KINDS:
+        return own_id(desired.kind, desired.message.name)
+    return desired.config_id
 
 
 def labels_of(kind: Kind, message: Any) -> dict[str, str]:
@@ -89,5 +107,5 @@ def existing(kind: Kind, message: Any) -> Existing:
         return Existing(kind, message, message.name, managed)
     labels = labels_of(kind, message)
     if kind in NAMED_KINDS:
-        return Existing(kind, message, message.name, identity.is_managed(labels))
+        return Existing(kind, message, own_id(kind, message.name), identity.is_managed(labels))
     return Existing(kind, message, identity.config_id_of(labels), identity.is_managed(labels))

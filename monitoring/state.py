@@ -9,7 +9,7 @@ from monitoring.api import ProjectApi
 from monitoring.build import stamp_digest
 from monitoring.identity import Kind
 from monitoring.references import References, resolve
-from monitoring.resources import Desired, Existing, existing
+from monitoring.resources import Desired, Existing, desired_key, existing
 
 
 @dataclass
@@ -25,11 +25,11 @@ def read_state(api: ProjectApi, desired: tuple[Desired, ...]) -> State:
         for kind in Kind
         if kind is not Kind.SLO
     }
-    wanted_services = {d.message.name for d in desired if d.kind is Kind.SERVICE}
+    wanted_services = {desired_key(d) for d in desired if d.kind is Kind.SERVICE}
     parents = sorted(
-        found.name
+        found.name  # as the API returns it: with the project id or its number
         for found in objects[Kind.SERVICE]
-        if found.managed or found.name in wanted_services
+        if found.managed or found.key in wanted_services
     )
     objects[Kind.SLO] = [existing(Kind.SLO, message) for message in api.list(Kind.SLO, parents)]
     return State(objects, api.notification_channels())

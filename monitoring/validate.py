@@ -18,6 +18,7 @@ Rules, each from the API documentation or from the toolkit's conventions:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,39 +27,21 @@ from typing import Any
 from google.protobuf import json_format
 
 import slo
-from monitoring import identity
+from monitoring import catalog, identity
 from monitoring.errors import ConfigError
 from monitoring.identity import Kind
 from monitoring.references import uptime_references
 from monitoring.resources import Desired
 
-# https://cloud.google.com/monitoring/api/metrics_gcp (run, aiplatform and monitoring sections).
-DOCUMENTED_METRIC_TYPES = frozenset(
-    {
-        "run.googleapis.com/request_count",
-        "run.googleapis.com/request_latencies",
-        "run.googleapis.com/container/instance_count",
-        "run.googleapis.com/container/cpu/utilizations",
-        "run.googleapis.com/container/memory/utilizations",
-        "run.googleapis.com/container/startup_latencies",
-        "run.googleapis.com/container/billable_instance_time",
-        "run.googleapis.com/container/max_request_concurrencies",
-        "aiplatform.googleapis.com/prediction/online/prediction_count",
-        "aiplatform.googleapis.com/prediction/online/prediction_latencies",
-        "aiplatform.googleapis.com/prediction/online/error_count",
-        "monitoring.googleapis.com/uptime_check/check_passed",
-        "monitoring.googleapis.com/uptime_check/request_latency",
-    }
-)
-# ServiceLevelObjective.goal: "0 < goal <= 0.9999" (google-cloud-monitoring 2.32's proto
-# documentation; Terraform and older references say 0.999, which slo/ enforces).
-MAX_GOAL = 0.9999
+MAX_GOAL = slo.MAX_GOAL  # the toolkit's goal bound, stated once in slo/config.py
+MAX_BURN_RATE_LOOKBACK_SECONDS = 86400  # "Alerting on your burn rate", lookback periods
 MAX_ROLLING_DAYS = 30
 MIN_ALIGNMENT_SECONDS = 60
 UPTIME_PERIODS = {60, 300, 600, 900}
 MAX_CONDITIONS = 6
-METRIC_TYPE = re.compile(r'metric\.type\s*=\s*"([^"]+)"')
 SLO_SELECTOR = re.compile(r'select_slo_\w+\(\s*"([^"]+)"')
+BURN_RATE_LOOKBACK = re.compile(r'select_slo_burn_rate\(\s*"[^"]+"\s*,\s*"([0-9.]+)s"')
+LOG_METRIC_TYPE_PREFIX = "logging.googleapis.com/user/"
 
 
 def check(
@@ -69,16 +52,25 @@ def check(
 ) -> list[ConfigError]:
     """Every problem found; an empty list means the configuration can be planned."""
     errors = check_slos(slos, windows, windows_file)
-    log_metric_types = {
-        f"logging.googleapis.com/user/{d.message.name}"
-        for d in desired
-        if d.kind is Kind.LOG_METRIC
-    }
+    try:
+        known = catalog.load_catalog()
+    except ConfigError as error:
+        return [*errors, error]
+    known = known.with_log_metrics(
+        {
+            LOG_METRIC_TYPE_PREFIX + d.message.name: {
+                label.key for label in d.message.metric_descriptor.labels
+            }
+            for d in desired
+            if d.kind is Kind.LOG_METRIC
+        }
+    )
     slo_names = {d.message.name for d in desired if d.kind is Kind.SLO}
     uptime_ids = {d.config_id for d in desired if d.kind is Kind.UPTIME_CHECK}
+    errors += _check_latency_buckets(desired, slos)
     for item in desired:
         body = json_format.MessageToDict(type(item.message).pb(item.message))
-        errors += _check_filters(item, body, DOCUMENTED_METRIC_TYPES | log_metric_types, slo_names)
+        errors += _check_filters(item, body, known, slo_names)
         per_kind = {
             Kind.DASHBOARD: _check_dashboard,
             Kind.ALERT_POLICY: lambda i, b: _check_policy(i, b, uptime_ids),
@@ -138,7 +130,7 @@ def _error(item: Desired, path: str, reason: str) -> ConfigError:
 
 
 def _check_filters(
-    item: Desired, body: dict[str, Any], metric_types: set[str], slo_names: set[str]
+    item: Desired, body: dict[str, Any], known: catalog.Catalog, slo_names: set[str]
 ) -> list[ConfigError]:
     errors = []
     for path, key, value in _walk(body):
@@ -148,15 +140,76 @@ def _check_filters(
                 errors.append(
                     _error(item, path, f"{value} is below the {MIN_ALIGNMENT_SECONDS}s minimum")
                 )
-        if not isinstance(value, str) or item.kind is Kind.LOG_METRIC:
+        if item.kind is Kind.LOG_METRIC or "logsPanel" in path:
+            continue  # Logging query language, not a Monitoring filter
+        if isinstance(value, dict):
+            errors += [_error(item, path + at, why) for at, why in _group_by(known, value)]
+        if not isinstance(value, str):
             continue
+        if key in ("query", "prometheusQuery"):
+            errors += [_error(item, path, reason) for reason in catalog.check_promql(known, value)]
         if key.endswith("ilter") or key.endswith("Filter"):
-            for metric_type in METRIC_TYPE.findall(value):
-                if metric_type not in metric_types:
-                    errors.append(_error(item, path, f"unknown metric type {metric_type!r}"))
+            errors += [_error(item, path, reason) for reason in catalog.check_filter(known, value)]
             for name in SLO_SELECTOR.findall(value):
                 if name not in slo_names:
                     errors.append(_error(item, path, f"{name!r} is not one of the configured SLOs"))
+            for lookback in BURN_RATE_LOOKBACK.findall(value):
+                if float(lookback) > MAX_BURN_RATE_LOOKBACK_SECONDS:
+                    reason = (
+                        f"select_slo_burn_rate lookback {lookback}s is refused by the API: at "
+                        "most 86400s (24 hours); longer windows need a PromQL condition"
+                    )
+                    errors.append(_error(item, path, reason))
+    return errors
+
+
+def _group_by(known: catalog.Catalog, mapping: dict[str, Any]) -> list[tuple[str, str]]:
+    """groupByFields checked against the filter they aggregate: (sub-path, reason)."""
+    found = []
+    pairs = (
+        ("filter", ("aggregation", "aggregations", "secondaryAggregation")),
+        ("denominatorFilter", ("denominatorAggregations",)),
+    )
+    for filter_key, aggregation_keys in pairs:
+        text = mapping.get(filter_key)
+        if not isinstance(text, str):
+            continue
+        for aggregation_key in aggregation_keys:
+            aggregations = mapping.get(aggregation_key)
+            listed = aggregations if isinstance(aggregations, list) else [aggregations]
+            for index, aggregation in enumerate(listed):
+                if not isinstance(aggregation, dict):
+                    continue
+                at = f".{aggregation_key}" + (f"[{index}]" if aggregations is listed else "")
+                fields = aggregation.get("groupByFields", [])
+                found += [
+                    (f"{at}.groupByFields", reason)
+                    for reason in catalog.check_group_by(known, text, fields)
+                ]
+    return found
+
+
+def _check_latency_buckets(desired: list[Desired], slos: slo.SloSet) -> list[ConfigError]:
+    """A distribution-cut SLI is exact only when its threshold is a bucket bound."""
+    metrics = {
+        LOG_METRIC_TYPE_PREFIX + d.message.name: d for d in desired if d.kind is Kind.LOG_METRIC
+    }
+    errors = []
+    for item in desired:
+        if item.kind is not Kind.SLO:
+            continue
+        cut = item.message.service_level_indicator.request_based.distribution_cut
+        metric_type = next(iter(catalog.METRIC_TYPE.findall(cut.distribution_filter)), None)
+        metric = metrics.get(metric_type or "")
+        if metric is None:
+            continue
+        bounds = list(metric.message.bucket_options.explicit_buckets.bounds)
+        if not any(abs(bound - cut.range_.max_) < 1e-9 for bound in bounds):
+            reason = (
+                f"bucketOptions.explicitBuckets.bounds {bounds} must include the latency SLO "
+                f"threshold {cut.range_.max_:g} (objective {item.config_id} in {slos.source})"
+            )
+            errors.append(_error(metric, "bucketOptions", reason))
     return errors
 
 
@@ -239,6 +292,10 @@ def _check_log_metric(item: Desired, body: dict[str, Any]) -> list[ConfigError]:
         for key in ("valueExtractor", "bucketOptions"):
             if key not in body:
                 errors.append(_error(item, key, "is required for a DISTRIBUTION metric"))
+    bounds = body.get("bucketOptions", {}).get("explicitBuckets", {}).get("bounds", [])
+    if any(later <= earlier for earlier, later in itertools.pairwise(bounds)):
+        reason = f"must be strictly increasing, got {bounds}"
+        errors.append(_error(item, "bucketOptions.explicitBuckets.bounds", reason))
     declared = {label.get("key") for label in descriptor.get("labels", [])}
     for key in body.get("labelExtractors", {}):
         if key not in declared:

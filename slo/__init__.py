@@ -8,6 +8,7 @@ from slo import budget
 from slo.config import (
     DEFAULT_ALERT_WINDOWS_PATH,
     DEFAULT_SLOS_PATH,
+    MAX_GOAL,
     AlertWindow,
     Objective,
     SloConfigError,
@@ -20,6 +21,7 @@ from slo.config import (
 __all__ = [
     "DEFAULT_ALERT_WINDOWS_PATH",
     "DEFAULT_SLOS_PATH",
+    "MAX_GOAL",
     "AlertWindow",
     "Objective",
     "SloConfigError",

@@ -16,7 +16,7 @@ from monitoring.resources import Desired, existing
 from tests.monitoring.fake import FakeGoogleCloud
 from tests.monitoring.helpers import STAGING_PROJECT, run_cli, writes
 
-EVERY_OBJECT = 24  # 4 log metrics, 1 service, 2 SLOs, 1 uptime check, 14 policies, 2 dashboards
+EVERY_OBJECT = 26  # 6 log metrics, 1 service, 2 SLOs, 1 uptime check, 14 policies, 2 dashboards
 
 
 def plan(fake: FakeGoogleCloud, *extra: str | Path) -> tuple[int, str]:
@@ -164,5 +164,5 @@ def test_a_failed_apply_is_finished_by_running_it_again(fake):
     assert "run apply again" in text
     code, text = apply(fake)
     assert code == 0, text
-    assert "Plan: 2 to create, 0 to update, 0 to replace, 0 to delete, 22 unchanged." in text
+    assert "Plan: 2 to create, 0 to update, 0 to replace, 0 to delete, 24 unchanged." in text
     assert plan(fake, "--detailed-exitcode")[0] == 0

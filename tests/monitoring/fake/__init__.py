@@ -20,12 +20,14 @@ class FakeGoogleCloud(FakeServer):
     def __init__(self, project: str) -> None:
         super().__init__(project)
         self.service_monitoring = ServiceMonitoringApi(self.state)
+        self.logging = LoggingMetricsApi(self.state)
         self.alerting = AlertingApi(
-            self.state, slo_exists=self.service_monitoring.slos.__contains__
+            self.state,
+            slo_exists=self.service_monitoring.slos.__contains__,
+            log_metric_types=self.logging.metric_types,
         )
         self.uptime = UptimeApi(self.state)
         self.dashboards = DashboardsApi(self.state)
-        self.logging = LoggingMetricsApi(self.state)
 
     def api_handlers(self) -> list[grpc.GenericRpcHandler]:
         apis = (self.service_monitoring, self.alerting, self.uptime, self.dashboards, self.logging)

@@ -2,7 +2,10 @@
 
 Documented behaviour reproduced: names under the project *number*
 (projects/NUMBER/dashboards/ID) whatever the parent said; a new etag on every write; an update
-whose etag is not the current one fails with ABORTED (an empty etag overwrites); a mosaic of 1
+whose etag is not the current one fails with ABORTED, and so does one without an etag (the
+Dashboard reference: "users are expected to put that etag in the request to UpdateDashboard";
+an empty one is refused, /work/shared/reference.md; a client that always sends the etag it
+read works either way); a mosaic of 1
 to 48 columns whose tiles fit inside it; chart defaults filled in by the server (chart mode,
 plot type, target axis, time shift), which a client must not mistake for changes.
 """
@@ -50,16 +53,16 @@ class DashboardsApi:
         return self._store(dashboard)
 
     def update(self, request: Any) -> Any:
-        current = self.dashboards.get(request.dashboard.name)
+        current = self.dashboards.get(self.state.numbered(request.dashboard.name))
         if current is None:
             raise not_found(request.dashboard.name)
-        if request.dashboard.etag and request.dashboard.etag != current.etag:
+        if request.dashboard.etag != current.etag:
             message = f"etag {request.dashboard.etag!r} is stale: the dashboard changed since"
             raise Abort(grpc.StatusCode.ABORTED, message)
         return self._store(copy_of(request.dashboard))
 
     def delete(self, request: Any) -> Any:
-        return delete_named(self.dashboards, request.name)
+        return delete_named(self.state, self.dashboards, request.name)
 
     def _store(self, dashboard: Any) -> Any:
         if not dashboard.display_name:
