@@ -203,8 +203,7 @@ class ProjectApi:
                 retry=TRANSIENT,
             ),
             Kind.UPTIME_CHECK: lambda: c.uptime_checks.update_uptime_check_config(
-                uptime_check_config=message,
-                update_mask=update_mask,
+                request={"uptime_check_config": message, "update_mask": update_mask},
                 timeout=timeout,
                 retry=TRANSIENT,
             ),

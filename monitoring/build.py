@@ -99,10 +99,16 @@ def _desired(kind: Kind, item: Item, body: dict[str, Any], project: str) -> Desi
 
 def stamp_digest(desired: Desired) -> Desired:
     """Record a digest of the final payload in its labels (see identity.py for why)."""
+    message = type(desired.message)(desired.message)  # a copy: Desired stays immutable
+    if desired.kind is Kind.LOG_METRIC:  # no labels: the digest goes in the marker
+        message.description, _ = identity.split_log_metric_digest(message.description)
+        serialized = type(message).pb(message).SerializeToString(deterministic=True)
+        digest = identity.payload_digest(serialized)
+        message.description = identity.with_log_metric_digest(message.description, digest)
+        return desired.with_message(message, desired.pending)
     field_name = LABEL_FIELDS.get(desired.kind)
     if field_name is None:
         return desired
-    message = type(desired.message)(desired.message)  # a copy: Desired stays immutable
     labels = getattr(message, field_name)
     labels.pop(identity.CONFIG_SHA_KEY, None)
     serialized = type(message).pb(message).SerializeToString(deterministic=True)

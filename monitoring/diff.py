@@ -20,7 +20,7 @@ from google.protobuf import json_format
 
 from monitoring import identity
 from monitoring.identity import Kind
-from monitoring.resources import LABEL_FIELDS
+from monitoring.resources import LABEL_FIELDS, UPDATABLE
 
 MISSING = object()
 # Top-level fields the API owns: never compared, never in an update mask.
@@ -79,18 +79,30 @@ def without_project(value: Any) -> Any:
 def compare(kind: Kind, desired: Any, actual: Any) -> Comparison:
     want, have = without_project(as_dict(desired)), without_project(as_dict(actual))
     label_key = _label_json_key(kind)
-    want_digest = want.get(label_key, {}).pop(identity.CONFIG_SHA_KEY, None)
-    have_digest = have.get(label_key, {}).pop(identity.CONFIG_SHA_KEY, None)
+    if kind is Kind.LOG_METRIC:
+        want["description"], want_digest = identity.split_log_metric_digest(
+            want.get("description", "")
+        )
+        have["description"], have_digest = identity.split_log_metric_digest(
+            have.get("description", "")
+        )
+    else:
+        want_digest = want.get(label_key, {}).pop(identity.CONFIG_SHA_KEY, None)
+        have_digest = have.get(label_key, {}).pop(identity.CONFIG_SHA_KEY, None)
     for key in SERVER_OWNED:
         want.pop(key, None)
     changes = tuple(field_changes(want, have))
     digest_differs = want_digest is not None and want_digest != have_digest
+    # The mask: only the fields whose values changed or, when something was removed from the
+    # configuration (the digest differs, no set field does), the fields the YAML sets. Never
+    # a field the server fills in (an uptime check's checkerType, a request method...).
     top = {change.path.split(".")[0].split("[")[0] for change in changes}
     if digest_differs and not changes:
-        # Something was removed from the configuration: replace every field either side has.
-        top = (set(want) | set(have)) - SERVER_OWNED
-    if label_key:
+        top = set(want)
+    if label_key and (changes or digest_differs):
         top.add(label_key)  # the labels carry the new digest
+    if kind in UPDATABLE:
+        top &= UPDATABLE[kind]  # the rest cannot change in place (plan: -/+ replace)
     return Comparison(changes, digest_differs, tuple(sorted(_field_names(desired, top))))
 
 

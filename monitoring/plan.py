@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from monitoring.diff import Comparison, compare
 from monitoring.identity import Kind
-from monitoring.resources import Desired, Existing, desired_key
+from monitoring.resources import UPDATABLE, Desired, Existing, desired_key
 
 # Fields the API cannot change in place: a change means a new object replaces the old one (an
 # uptime check cannot change what it checks; a log-based metric cannot change its kind or type).
@@ -102,7 +102,12 @@ def merge(plans: Iterable[Plan]) -> Plan:
 
 def _is_immutable_change(kind: Kind, comparison: Comparison) -> bool:
     prefixes = IMMUTABLE_PREFIXES.get(kind, ())
-    return any(change.path.startswith(prefixes) for change in comparison.changes)
+    updatable = UPDATABLE.get(kind)
+    for change in comparison.changes:
+        top = change.path.split(".")[0].split("[")[0]
+        if change.path.startswith(prefixes) or (updatable is not None and top not in updatable):
+            return True
+    return False
 
 
 def describe(plan: Plan, project: str) -> str:

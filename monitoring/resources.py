@@ -29,6 +29,24 @@ LABEL_FIELDS: dict[Kind, str] = {
     Kind.DASHBOARD: "labels",
 }
 
+# Top-level fields (API JSON names) an update may change, for kinds whose API lists them; a
+# change anywhere else is a replacement. UpdateUptimeCheckConfigRequest: "The following
+# fields can be updated: display_name, http_check, tcp_check, timeout, content_matchers, and
+# selected_regions" (user_labels, added to the message later, assumed updatable too).
+UPDATABLE: dict[Kind, frozenset[str]] = {
+    Kind.UPTIME_CHECK: frozenset(
+        {
+            "displayName",
+            "httpCheck",
+            "tcpCheck",
+            "timeout",
+            "contentMatchers",
+            "selectedRegions",
+            "userLabels",
+        }
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Desired:

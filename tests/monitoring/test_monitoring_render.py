@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from google.cloud import monitoring_dashboard_v1, monitoring_v3
 from google.cloud.logging_v2.types import LogMetric
 from google.protobuf import json_format
 
+from monitoring.catalog import check_filter, check_group_by, check_promql, load_catalog
 from tests.monitoring.helpers import DEFINITIONS, STAGING_PROJECT, run_cli
 
 OFFICIAL_TYPES = {
@@ -156,3 +158,54 @@ def test_python_m_monitoring_plans_against_the_fake(fake, tmp_path):
     assert (
         "Plan: 26 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged." in result.stdout
     )
+
+
+def test_staging_has_no_burn_rate_lookback_over_24_hours_and_only_listed_labels(tmp_path):
+    """What the API refuses or silently never matches, checked on the rendered payloads
+    against catalog.yaml, the checked list of metric types, labels and resource types."""
+    output = tmp_path / "staging.json"
+    assert run_cli("render", "--env", "staging", "--output", output).code == 0
+    document = json.loads(output.read_text())
+    listed = load_catalog().with_log_metrics(
+        {
+            "logging.googleapis.com/user/" + o["payload"]["name"]: {
+                label["key"] for label in o["payload"]["metricDescriptor"].get("labels", [])
+            }
+            for o in document["objects"]
+            if o["kind"] == "log-metric"
+        }
+    )
+    text = json.dumps(document)
+    lookbacks = [int(s) for s in re.findall(r'select_slo_burn_rate\(\\"[^\\]+\\", \\"(\d+)s', text)]
+    assert lookbacks and max(lookbacks) <= 86400
+    problems, filters = [], 0
+    for item in document["objects"]:
+        if item["kind"] == "log-metric":
+            continue
+        for key, value, parent in _strings(item["payload"]):
+            if key in ("filter", "denominatorFilter") and "logsPanel" not in parent:
+                filters += 1
+                problems += list(check_filter(listed, value))
+            if key == "query":
+                problems += list(check_promql(listed, value))
+            if key == "groupByFields":
+                problems += list(check_group_by(listed, parent, value))
+    assert filters > 30 and problems == []
+
+
+def _strings(value: Any, parent: str = "", filter_text: str = "") -> Any:
+    """(key, value, context) for the strings and groupByFields of a payload; the context of
+    groupByFields is the filter they aggregate."""
+    if isinstance(value, dict):
+        text = value.get("filter", filter_text)
+        for key, item in value.items():
+            if key == "groupByFields":
+                yield key, item, filter_text
+            elif isinstance(item, str):
+                yield key, item, parent
+            else:
+                context = text if key != "denominatorAggregations" else value["denominatorFilter"]
+                yield from _strings(item, f"{parent}.{key}", context)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item, parent, filter_text)

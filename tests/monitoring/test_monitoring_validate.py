@@ -54,6 +54,28 @@ WRONG_DEFINITIONS = {
         "dataSets[0].timeSeriesQuery.timeSeriesFilter.filter: unknown metric type "
         "'aiplatform.googleapis.com/prediction/online/responses' (not in catalog.yaml)",
     ),
+    "a label the metric does not have (error_count has no response_code)": (
+        "dashboards/model-and-vertex.yaml",
+        'prediction/online/response_count"\n                      resource.type',
+        'prediction/online/error_count"\n                      resource.type',
+        "dashboards/model-and-vertex.yaml: dashboard.mosaicLayout.tiles[3].widget.xyChart."
+        "dataSets[0].timeSeriesQuery.timeSeriesFilter.aggregation.groupByFields: metric label "
+        "'response_code' is not a label of the metric in this filter",
+    ),
+    "a resource label not on the list": (
+        "alerts/service.yaml",
+        'resource.labels.service_name="${service}"',
+        'resource.labels.service="${service}"',
+        "alerts/service.yaml: policies[0].policy.conditions[0].conditionAbsent.filter: "
+        "resource label 'service' is not a label of cloud_run_revision",
+    ),
+    "a latency bucket bound that is not the SLO threshold": (
+        "log_metrics.yaml",
+        '"${slo.latency.threshold_s}"',
+        "0.3",
+        "log_metrics.yaml: log_metrics[1].metric.bucketOptions: "
+        "bucketOptions.explicitBuckets.bounds",
+    ),
     "overlapping tiles": (
         "dashboards/service-overview.yaml",
         "      - xPos: 24\n        yPos: 4",
