@@ -13,17 +13,16 @@ Two kinds of failure are waited out with the client library's own retry support
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from google.api_core import exceptions
 from google.api_core import retry as retries
-from google.protobuf import field_mask_pb2
 
 from monitoring.clients import Clients
 from monitoring.errors import ApiError
-from monitoring.identity import Kind
+from monitoring.kinds.base import ApiContext, Kind
 from monitoring.resources import Desired, Existing
 
 TIMEOUT_SECONDS = 60.0
@@ -92,6 +91,9 @@ class ProjectApi:
         )
         return retry(call)
 
+    def context(self) -> ApiContext:
+        return ApiContext(self.clients, self.project, TIMEOUT_SECONDS, TRANSIENT)
+
     def notification_channels(self) -> dict[str, list[str]]:
         """Display name -> resource names of the project's notification channels."""
         channels: dict[str, list[str]] = {}
@@ -107,139 +109,30 @@ class ProjectApi:
             channels.setdefault(channel.display_name, []).append(channel.name)
         return channels
 
-    def list(self, kind: Kind, parents: Iterable[str] = ()) -> list[Any]:
+    def list(self, kind: Kind, parents: Sequence[str] = ()) -> list[Any]:
         """Every object of a kind (SLOs: under the given service names)."""
-        c, parent, timeout = self.clients, self.parent, TIMEOUT_SECONDS
-        listers: dict[Kind, Callable[[], Iterable[Any]]] = {
-            Kind.LOG_METRIC: lambda: c.log_metrics.list_log_metrics(
-                parent=parent, timeout=timeout, retry=TRANSIENT
-            ),
-            Kind.SERVICE: lambda: c.service_monitoring.list_services(
-                parent=parent, timeout=timeout, retry=TRANSIENT
-            ),
-            Kind.UPTIME_CHECK: lambda: c.uptime_checks.list_uptime_check_configs(
-                parent=parent, timeout=timeout, retry=TRANSIENT
-            ),
-            Kind.ALERT_POLICY: lambda: c.alert_policies.list_alert_policies(
-                name=parent, timeout=timeout, retry=TRANSIENT
-            ),
-            Kind.DASHBOARD: lambda: c.dashboards.list_dashboards(
-                parent=parent, timeout=timeout, retry=TRANSIENT
-            ),
-        }
-        if kind is Kind.SLO:
-            found: list[Any] = []
-            for service in parents:
-                found += _call(
-                    f"list SLOs of {service}",
-                    lambda service=service: list(
-                        c.service_monitoring.list_service_level_objectives(
-                            parent=service, timeout=timeout, retry=TRANSIENT
-                        )
-                    ),
-                )
-            return found
-        return _call(f"list {kind.value}s of {parent}", lambda: list(listers[kind]()))
+        where = ", ".join(parents) if kind.lists_under_parents else self.parent
+        return _call(
+            f"list {kind.value}s of {where}", lambda: list(kind.lister(self.context(), parents))
+        )
 
     def create(self, desired: Desired) -> Any:
-        c, parent, timeout = self.clients, self.parent, TIMEOUT_SECONDS
-        message = type(desired.message)(desired.message)
-        if desired.kind in (Kind.SERVICE, Kind.SLO):
-            message.name = ""  # the id is passed separately and the API names the object
-        creators: dict[Kind, Callable[[], Any]] = {
-            Kind.LOG_METRIC: lambda: c.log_metrics.create_log_metric(
-                parent=parent, metric=message, timeout=timeout, retry=TRANSIENT
-            ),
-            Kind.SERVICE: lambda: c.service_monitoring.create_service(
-                request={"parent": parent, "service_id": desired.config_id, "service": message},
-                timeout=timeout,
-                retry=TRANSIENT,
-            ),
-            Kind.SLO: lambda: c.service_monitoring.create_service_level_objective(
-                request={
-                    "parent": desired.parent,
-                    "service_level_objective_id": desired.config_id,
-                    "service_level_objective": message,
-                },
-                timeout=timeout,
-                retry=TRANSIENT,
-            ),
-            Kind.UPTIME_CHECK: lambda: c.uptime_checks.create_uptime_check_config(
-                parent=parent, uptime_check_config=message, timeout=timeout, retry=TRANSIENT
-            ),
-            Kind.ALERT_POLICY: lambda: c.alert_policies.create_alert_policy(
-                name=parent, alert_policy=message, timeout=timeout, retry=TRANSIENT
-            ),
-            Kind.DASHBOARD: lambda: c.dashboards.create_dashboard(
-                request={"parent": parent, "dashboard": message}, timeout=timeout, retry=TRANSIENT
-            ),
-        }
         label = f"create {desired.label}"
-        return _call(label, self._waiting(label, creators[desired.kind]))
+        call = lambda: desired.kind.creator(self.context(), desired)  # noqa: E731
+        return _call(label, self._waiting(label, call))
 
     def update(self, existing: Existing, desired: Desired, mask: list[str]) -> Any:
-        """Replace the fields in `mask` (log metrics and dashboards: the whole object)."""
-        c, timeout = self.clients, TIMEOUT_SECONDS
+        """Replace the fields in `mask` (kinds whose API has no mask: the whole object)."""
         message = type(desired.message)(desired.message)
         message.name = existing.name
-        update_mask = field_mask_pb2.FieldMask(paths=mask)
-        if desired.kind is Kind.DASHBOARD:
-            message.etag = existing.message.etag  # the API refuses a stale etag (ABORTED)
-        updaters: dict[Kind, Callable[[], Any]] = {
-            Kind.LOG_METRIC: lambda: c.log_metrics.update_log_metric(
-                metric_name=f"{self.parent}/metrics/{existing.name}",
-                metric=message,
-                timeout=timeout,
-                retry=TRANSIENT,
-            ),
-            Kind.SERVICE: lambda: c.service_monitoring.update_service(
-                request={"service": message, "update_mask": update_mask},
-                timeout=timeout,
-                retry=TRANSIENT,
-            ),
-            Kind.SLO: lambda: c.service_monitoring.update_service_level_objective(
-                request={"service_level_objective": message, "update_mask": update_mask},
-                timeout=timeout,
-                retry=TRANSIENT,
-            ),
-            Kind.UPTIME_CHECK: lambda: c.uptime_checks.update_uptime_check_config(
-                request={"uptime_check_config": message, "update_mask": update_mask},
-                timeout=timeout,
-                retry=TRANSIENT,
-            ),
-            Kind.ALERT_POLICY: lambda: c.alert_policies.update_alert_policy(
-                alert_policy=message, update_mask=update_mask, timeout=timeout, retry=TRANSIENT
-            ),
-            Kind.DASHBOARD: lambda: c.dashboards.update_dashboard(
-                request={"dashboard": message}, timeout=timeout, retry=TRANSIENT
-            ),
-        }
+        named = desired.with_message(message, desired.pending)
         label = f"update {desired.label} ({existing.name})"
-        return _call(label, self._waiting(label, updaters[desired.kind]))
+        call = lambda: desired.kind.updater(self.context(), existing, named, mask)  # noqa: E731
+        return _call(label, self._waiting(label, call))
 
     def delete(self, existing: Existing) -> None:
-        c, timeout, name = self.clients, TIMEOUT_SECONDS, existing.name
-        deleters: dict[Kind, Callable[[], Any]] = {
-            Kind.LOG_METRIC: lambda: c.log_metrics.delete_log_metric(
-                metric_name=f"{self.parent}/metrics/{name}", timeout=timeout, retry=TRANSIENT
-            ),
-            Kind.SERVICE: lambda: c.service_monitoring.delete_service(
-                name=name, timeout=timeout, retry=TRANSIENT
-            ),
-            Kind.SLO: lambda: c.service_monitoring.delete_service_level_objective(
-                name=name, timeout=timeout, retry=TRANSIENT
-            ),
-            Kind.UPTIME_CHECK: lambda: c.uptime_checks.delete_uptime_check_config(
-                name=name, timeout=timeout, retry=TRANSIENT
-            ),
-            Kind.ALERT_POLICY: lambda: c.alert_policies.delete_alert_policy(
-                name=name, timeout=timeout, retry=TRANSIENT
-            ),
-            Kind.DASHBOARD: lambda: c.dashboards.delete_dashboard(
-                name=name, timeout=timeout, retry=TRANSIENT
-            ),
-        }
-        _call(f"delete {existing.label} ({name})", deleters[existing.kind])
+        label = f"delete {existing.label} ({existing.name})"
+        _call(label, lambda: existing.kind.deleter(self.context(), existing))
 
 
 def _call(description: str, call: Callable[[], T]) -> T:

@@ -23,7 +23,6 @@ from monitoring.diff import as_dict
 from monitoring.errors import ApiError, ConfigError, ConfigErrors
 from monitoring.pipeline import Loaded, Sources, load
 from monitoring.references import References
-from monitoring.resources import MESSAGE_TYPES
 from monitoring.state import finalize, make_plan, read_state
 from monitoring.variables import environment_files, resolve_environment_file
 
@@ -148,7 +147,7 @@ def _render(loaded: Loaded, output: Path | None, out: TextIO) -> int:
             {
                 "kind": item.kind.value,
                 "id": item.config_id,
-                "type": MESSAGE_TYPES[item.kind].pb().DESCRIPTOR.full_name,
+                "type": item.kind.message_type.pb().DESCRIPTOR.full_name,
                 **({"parent": item.parent} if item.parent else {}),
                 **({"pending": list(item.pending)} if item.pending else {}),
                 "payload": as_dict(item.message),

@@ -18,9 +18,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from monitoring import identity
-from monitoring.identity import Kind
-from monitoring.resources import LABEL_FIELDS, UPDATABLE
+from monitoring.kinds import Kind
 
 MISSING = object()
 # Top-level fields the API owns: never compared, never in an update mask.
@@ -78,17 +76,8 @@ def without_project(value: Any) -> Any:
 
 def compare(kind: Kind, desired: Any, actual: Any) -> Comparison:
     want, have = without_project(as_dict(desired)), without_project(as_dict(actual))
-    label_key = _label_json_key(kind)
-    if kind is Kind.LOG_METRIC:
-        want["description"], want_digest = identity.split_log_metric_digest(
-            want.get("description", "")
-        )
-        have["description"], have_digest = identity.split_log_metric_digest(
-            have.get("description", "")
-        )
-    else:
-        want_digest = want.get(label_key, {}).pop(identity.CONFIG_SHA_KEY, None)
-        have_digest = have.get(label_key, {}).pop(identity.CONFIG_SHA_KEY, None)
+    label_key = kind.label_json
+    want_digest, have_digest = kind.split_digest(want), kind.split_digest(have)
     for key in SERVER_OWNED:
         want.pop(key, None)
     changes = tuple(field_changes(want, have))
@@ -101,8 +90,8 @@ def compare(kind: Kind, desired: Any, actual: Any) -> Comparison:
         top = set(want)
     if label_key and (changes or digest_differs):
         top.add(label_key)  # the labels carry the new digest
-    if kind in UPDATABLE:
-        top &= UPDATABLE[kind]  # the rest cannot change in place (plan: -/+ replace)
+    if kind.updatable is not None:
+        top &= kind.updatable  # the rest cannot change in place (plan: -/+ replace)
     return Comparison(changes, digest_differs, tuple(sorted(_field_names(desired, top))))
 
 
@@ -129,11 +118,6 @@ def field_changes(want: Any, have: Any, path: str = "") -> list[FieldChange]:
                 found += field_changes(want[index], have[index], item_path)
         return found
     return [] if want == have else [FieldChange(path, have, want)]
-
-
-def _label_json_key(kind: Kind) -> str:
-    field_name = LABEL_FIELDS.get(kind)
-    return {"user_labels": "userLabels", "labels": "labels"}.get(field_name or "", "")
 
 
 def _field_names(message: Any, json_names: set[str]) -> list[str]:

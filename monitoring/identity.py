@@ -15,7 +15,6 @@ label's part (a field removed from the YAML still shows as a change).
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import re
 
@@ -25,21 +24,6 @@ CONFIG_ID_KEY = "config-id"
 CONFIG_SHA_KEY = "config-sha"
 LOG_METRIC_PREFIX = "fashion-serve-"
 LOG_METRIC_MARKER = "(managed-by: fashion-serve)"
-
-
-class Kind(enum.Enum):
-    """Object kinds, in the order they are created (dependencies first)."""
-
-    LOG_METRIC = "log-metric"
-    SERVICE = "service"
-    SLO = "slo"
-    UPTIME_CHECK = "uptime-check"
-    ALERT_POLICY = "alert-policy"
-    DASHBOARD = "dashboard"
-
-    @property
-    def order(self) -> int:
-        return list(Kind).index(self)
 
 
 def identity_labels(config_id: str) -> dict[str, str]:

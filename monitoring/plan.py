@@ -13,15 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from monitoring.diff import Comparison, compare
-from monitoring.identity import Kind
-from monitoring.resources import UPDATABLE, Desired, Existing, desired_key
-
-# Fields the API cannot change in place: a change means a new object replaces the old one (an
-# uptime check cannot change what it checks; a log-based metric cannot change its kind or type).
-IMMUTABLE_PREFIXES = {
-    Kind.UPTIME_CHECK: ("monitoredResource", "resourceGroup", "syntheticMonitor"),
-    Kind.LOG_METRIC: ("metricDescriptor.metricKind", "metricDescriptor.valueType"),
-}
+from monitoring.kinds import Kind
+from monitoring.resources import Desired, Existing
 
 
 @dataclass(frozen=True)
@@ -70,7 +63,7 @@ def plan_kind(
         elif found.managed:
             leftovers.append(found)  # a copy carrying the same config-id (e.g. from the console)
     for wanted in desired:
-        found = matched.pop(desired_key(wanted), None)
+        found = matched.pop(wanted.key, None)
         if found is None:
             plan.changes.append(Change("create", kind, wanted))
             continue
@@ -101,11 +94,13 @@ def merge(plans: Iterable[Plan]) -> Plan:
 
 
 def _is_immutable_change(kind: Kind, comparison: Comparison) -> bool:
-    prefixes = IMMUTABLE_PREFIXES.get(kind, ())
-    updatable = UPDATABLE.get(kind)
+    """A change the API cannot make in place: a new object replaces the old one (each kind
+    declares its immutable paths, or the only fields an update may change)."""
     for change in comparison.changes:
         top = change.path.split(".")[0].split("[")[0]
-        if change.path.startswith(prefixes) or (updatable is not None and top not in updatable):
+        if change.path.startswith(kind.immutable_prefixes):
+            return True
+        if kind.updatable is not None and top not in kind.updatable:
             return True
     return False
 

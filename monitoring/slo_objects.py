@@ -30,11 +30,10 @@ from typing import Any
 from google.cloud import monitoring_v3
 
 import slo
-from monitoring import identity
+from monitoring import identity, kinds
 from monitoring.build import parse_message
 from monitoring.catalog import promql_name
 from monitoring.config import Item
-from monitoring.identity import Kind
 from monitoring.resources import Desired
 
 MAX_BURN_RATE_LOOKBACK = timedelta(hours=24)  # select_slo_burn_rate's limit
@@ -84,21 +83,21 @@ def build_slo_objects(
     """The service, one SLO per objective, one burn-rate policy per objective and window."""
     project = variables["project"]
     source = f"{item.file}: "
-    service = parse_message(Kind.SERVICE, _service_body(settings, item), _sub(item, "service"))
+    service = parse_message(kinds.SERVICE, _service_body(settings, item), _sub(item, "service"))
     service_id = settings["service"]["id"]
     service.name = f"projects/{project}/services/{service_id}"
     service.user_labels.update(identity.identity_labels(service_id))
-    objects = [Desired(Kind.SERVICE, service_id, service, source + "service")]
+    objects = [Desired(kinds.SERVICE, service_id, service, source + "service")]
     for objective in slos.objectives:
         message = _objective(objective, slos, variables, service.name)
         where = f"{slos.source}: objectives ({objective.name})"
-        objects.append(Desired(Kind.SLO, objective.name, message, where, parent=service.name))
+        objects.append(Desired(kinds.SLO, objective.name, message, where, parent=service.name))
         for window in windows:
             policy = _burn_rate_policy(
                 settings, item, objective, window, slos, message.name, variables["service"]
             )
             config_id = f"slo-{objective.name}-{window.name}"
-            objects.append(Desired(Kind.ALERT_POLICY, config_id, policy, source + "severities"))
+            objects.append(Desired(kinds.ALERT_POLICY, config_id, policy, source + "severities"))
     return objects
 
 
@@ -172,7 +171,7 @@ def _burn_rate_policy(
         "conditions": conditions,
         **routing,
     }
-    policy = parse_message(Kind.ALERT_POLICY, body, _sub(item, f"severities.{window.severity}"))
+    policy = parse_message(kinds.ALERT_POLICY, body, _sub(item, f"severities.{window.severity}"))
     policy.user_labels.update(identity.identity_labels(f"slo-{objective.name}-{window.name}"))
     return policy
 
