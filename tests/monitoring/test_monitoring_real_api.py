@@ -8,11 +8,13 @@ import time
 from pathlib import Path
 
 import grpc
+import pytest
 
 from tests.monitoring.fake import FakeGoogleCloud
-from tests.monitoring.helpers import run_cli, writes
+from tests.monitoring.helpers import STAGING_PROJECT, run_cli, writes
 
 NUMBER = "projects/123456789012"
+PROJECT = f"projects/{STAGING_PROJECT}"
 
 
 def cli(command: str, fake: FakeGoogleCloud, *extra: str | Path) -> tuple[int, str]:
@@ -20,17 +22,19 @@ def cli(command: str, fake: FakeGoogleCloud, *extra: str | Path) -> tuple[int, s
     return result.code, result.out + result.err
 
 
-def test_a_fresh_project_takes_one_apply_and_the_second_changes_nothing(fake):
+@pytest.mark.parametrize("echo", [NUMBER, PROJECT], ids=["number", "project-id"])
+def test_a_fresh_project_takes_one_apply_and_the_second_changes_nothing(fake, echo):
+    fake.echo_project_number(echo == NUMBER)
     fake.state.metric_propagation_seconds = 1.0  # minutes in Google; the alerts must wait
     code, text = cli("apply", fake)
     assert code == 0, text
     assert "waiting    create alert-policy" in text
     assert "is not known to Cloud Monitoring yet" in text
-    # The API wrote every name back under the project number, SLO references included.
-    assert all(name.startswith(f"{NUMBER}/") for name in fake.service_monitoring.slos)
+    # The API wrote every name back in that form, SLO references included.
+    assert all(name.startswith(f"{echo}/") for name in fake.service_monitoring.slos)
     burn = next(p for p in fake.alerting.policies.values() if "page-fast-burn" in str(p))
     assert burn.conditions[0].condition_threshold.filter.startswith(
-        f'select_slo_burn_rate("{NUMBER}/services/prediction-service/'
+        f'select_slo_burn_rate("{echo}/services/prediction-service/'
     )
     fake.calls.clear()
 

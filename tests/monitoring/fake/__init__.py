@@ -29,6 +29,27 @@ class FakeGoogleCloud(FakeServer):
         self.uptime = UptimeApi(self.state)
         self.dashboards = DashboardsApi(self.state)
 
+    def echo_project_number(self, number: bool) -> None:
+        """Write names back with the project number (as Google may) or with the project id;
+        what is stored already is renamed accordingly."""
+        self.state.echo_project_number = number
+        stores = (
+            self.alerting.policies,
+            self.alerting.channels,
+            self.uptime.checks,
+            self.service_monitoring.services,
+            self.service_monitoring.slos,
+            self.dashboards.dashboards,
+            self.logging.metrics,
+        )
+        for store in stores:
+            items = list(store.items())
+            store.clear()
+            for name, message in items:
+                if message.name == name:
+                    message.name = self.state.numbered(name)
+                store[self.state.numbered(name)] = message
+
     def api_handlers(self) -> list[grpc.GenericRpcHandler]:
         apis = (self.service_monitoring, self.alerting, self.uptime, self.dashboards, self.logging)
         return [handler for api in apis for handler in api.handlers()]

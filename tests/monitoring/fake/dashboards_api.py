@@ -40,16 +40,17 @@ class DashboardsApi:
 
     def list(self, request: Any) -> Any:
         self.state.check_parent(request.parent)
-        parent = f"projects/{self.state.project_number}"  # where the API keeps them
         response = dashboards.ListDashboardsResponse
-        return list_page(self.state, self.dashboards, parent, request, response, "dashboards")
+        return list_page(
+            self.state, self.dashboards, request.parent, request, response, "dashboards"
+        )
 
     def create(self, request: Any) -> Any:
         self.state.check_parent(request.parent)
         if request.dashboard.etag:
             raise invalid("etag must not be set when creating a dashboard")
         dashboard = copy_of(request.dashboard)
-        dashboard.name = f"projects/{self.state.project_number}/dashboards/{secrets.token_hex(8)}"
+        dashboard.name = self.state.numbered(f"{request.parent}/dashboards/{secrets.token_hex(8)}")
         return self._store(dashboard)
 
     def update(self, request: Any) -> Any:

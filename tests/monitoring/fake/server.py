@@ -76,6 +76,7 @@ class CloudState:
     # (hashicorp/terraform-provider-google#11102; GoogleCloudPlatform/cloud-foundation-fabric
     # #3739). Minutes in Google; a fraction of a second here, set per test.
     metric_propagation_seconds: float = 0.0
+    echo_project_number: bool = True
     metric_visible_at: dict[str, float] = field(default_factory=dict)  # metric type -> clock
 
     def new_id(self) -> str:
@@ -90,10 +91,13 @@ class CloudState:
         """A name as the API writes it back: projects/NUMBER/... even when the request said
         projects/PROJECT_ID/... (the API reference: projects/[PROJECT_ID_OR_NUMBER]/...;
         google/slo-generator compares only the last segment of service and SLO names because
-        of this). Requests may use either form."""
-        prefix = f"projects/{self.project}/"
-        if name.startswith(prefix) or name == prefix[:-1]:
-            return f"projects/{self.project_number}" + name[len(prefix) - 1 :]
+        of this). Requests may use either form. With echo_project_number False, names come
+        back with the project id instead: the toolkit must work with both."""
+        given, echoed = f"projects/{self.project}", f"projects/{self.project_number}"
+        if not self.echo_project_number:
+            given, echoed = echoed, given
+        if name == given or name.startswith(f"{given}/"):
+            return echoed + name[len(given) :]
         return name
 
     def log_metric_created(self, metric_type: str) -> None:
