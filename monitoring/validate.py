@@ -127,6 +127,8 @@ def _check_filters(
             continue  # Logging query language, not a Monitoring filter
         if isinstance(value, dict):
             errors += [field_error(item, path + at, why) for at, why in _group_by(known, value)]
+        if key == "monitoredResource" and isinstance(value, dict):
+            errors += [field_error(item, path, why) for why in _resource(known, value)]
         if not isinstance(value, str):
             continue
         if key in ("query", "prometheusQuery"):
@@ -176,6 +178,18 @@ def _group_by(known: catalog.Catalog, mapping: dict[str, Any]) -> list[tuple[str
                     for reason in catalog.check_group_by(known, text, fields)
                 ]
     return found
+
+
+def _resource(known: catalog.Catalog, resource: dict[str, Any]) -> list[str]:
+    """A monitored resource (an uptime check's target) of a listed type, with listed labels."""
+    labels = known.resources.get(resource.get("type", ""))
+    if labels is None:
+        return [f"unknown resource type {resource.get('type')!r} (not in catalog.yaml)"]
+    return [
+        f"resource label {label!r} is not a label of {resource['type']}"
+        for label in resource.get("labels", {})
+        if label not in labels
+    ]
 
 
 def _check_latency_buckets(desired: list[Desired], slos: slo.SloSet) -> list[ConfigError]:

@@ -69,6 +69,13 @@ WRONG_DEFINITIONS = {
         "alerts/service.yaml: policies[0].policy.conditions[0].conditionAbsent.filter: "
         "resource label 'service' is not a label of cloud_run_revision",
     ),
+    "an uptime check target label not on the list": (
+        "uptime_checks.yaml",
+        "          service_name: ${service}",
+        "          service: ${service}",
+        "uptime_checks.yaml: uptime_checks[0].check.monitoredResource: "
+        "resource label 'service' is not a label of cloud_run_revision",
+    ),
     "a latency bucket bound that is not the SLO threshold": (
         "log_metrics.yaml",
         '"${slo.latency.threshold_s}"',
