@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from monitoring import kinds
 from monitoring import plan as planning
 from monitoring.api import ProjectApi
-from monitoring.identity import Kind
 from monitoring.references import References
-from monitoring.resources import NAMED_KINDS, Desired
+from monitoring.resources import Desired
 from monitoring.state import State, finalize, uptime_check_ids
 
 
@@ -30,19 +30,19 @@ def apply_plan(
     """Make the planned changes; returns how many calls changed something. Raises ApiError."""
     done = 0
     new_uptime_ids: dict[str, str] = {}
-    for kind in Kind:
+    for kind in kinds.ALL:
         changes = plan.of_kind(kind)
-        if kind is Kind.ALERT_POLICY and new_uptime_ids:
+        if kind is kinds.ALERT_POLICY and new_uptime_ids:
             changes = _replan_alert_policies(desired, state, plan, new_uptime_ids, prune)
         for change in changes:
             if change.action == "delete":
                 continue
             result = _write(api, change, report)
             done += 1
-            if kind is Kind.UPTIME_CHECK and change.action != "update":
+            if kind is kinds.UPTIME_CHECK and change.action != "update":
                 new_uptime_ids[change.desired.config_id] = result.name.rsplit("/", 1)[-1]
     for change in sorted(plan.changes, key=lambda c: -c.kind.order):
-        if change.action == "replace" and change.kind in NAMED_KINDS:
+        if change.action == "replace" and change.kind.named:
             continue  # deleted before its successor was created (same name)
         if change.action in ("delete", "replace") and change.existing is not None:
             api.delete(change.existing)
@@ -58,7 +58,7 @@ def _write(api: ProjectApi, change: planning.Change, report: Callable[[str], Non
         result = api.update(change.existing, change.desired, list(change.comparison.mask))
         report(f"updated  {change.label} ({result.name})")
         return result
-    if change.action == "replace" and change.kind in NAMED_KINDS and change.existing is not None:
+    if change.action == "replace" and change.kind.named and change.existing is not None:
         # The successor takes the same name: the old one must go first.
         api.delete(change.existing)
         report(f"deleted  {change.existing.label} ({change.existing.name}) to replace it")
@@ -75,11 +75,13 @@ def _replan_alert_policies(
     prune: bool,
 ) -> list[planning.Change]:
     """Alert policies again, now that the uptime checks just created have their ids."""
-    uptime_changes = plan.of_kind(Kind.UPTIME_CHECK)
+    uptime_changes = plan.of_kind(kinds.UPTIME_CHECK)
     replaced = {c.desired.config_id for c in uptime_changes if c.action == "replace" and c.desired}
-    ids = uptime_check_ids(state.objects[Kind.UPTIME_CHECK], replaced) | new_uptime_ids
+    ids = uptime_check_ids(state.objects[kinds.UPTIME_CHECK], replaced) | new_uptime_ids
     policies = finalize(
-        tuple(d for d in desired if d.kind is Kind.ALERT_POLICY), References(state.channels, ids)
+        tuple(d for d in desired if d.kind is kinds.ALERT_POLICY), References(state.channels, ids)
     )
-    fresh = planning.plan_kind(Kind.ALERT_POLICY, policies, state.objects[Kind.ALERT_POLICY], prune)
+    fresh = planning.plan_kind(
+        kinds.ALERT_POLICY, policies, state.objects[kinds.ALERT_POLICY], prune
+    )
     return fresh.changes

@@ -10,18 +10,16 @@ from google.protobuf import json_format
 from monitoring import identity
 from monitoring.config import ConfigSet, Item
 from monitoring.errors import ConfigError
-from monitoring.identity import Kind
-from monitoring.resources import LABEL_FIELDS, MESSAGE_TYPES, Desired
+from monitoring.kinds import Kind
+from monitoring.resources import Desired
 from monitoring.variables import Substitution
 
-# The API JSON name of each kind's label map, as written in the YAML bodies.
-_JSON_LABEL_KEYS = {Kind.DASHBOARD: "labels"}
 _RESERVED_LABELS = (identity.MANAGED_BY_KEY, identity.CONFIG_ID_KEY, identity.CONFIG_SHA_KEY)
 
 
 def parse_message(kind: Kind, body: dict[str, Any], item: Item) -> Any:
     """API JSON -> proto-plus message; unknown fields and wrong types are ConfigErrors."""
-    message_type = MESSAGE_TYPES[kind]
+    message_type = kind.message_type
     raw = message_type.pb()()
     try:
         json_format.ParseDict(body, raw, ignore_unknown_fields=False)
@@ -59,13 +57,7 @@ def build_items(
     """Every YAML-defined object; errors are collected so that all of them are reported."""
     built: list[Desired] = []
     errors: list[ConfigError] = []
-    groups = (
-        (Kind.LOG_METRIC, config.log_metrics),
-        (Kind.UPTIME_CHECK, config.uptime_checks),
-        (Kind.ALERT_POLICY, config.alert_policies),
-        (Kind.DASHBOARD, config.dashboards),
-    )
-    for kind, items in groups:
+    for kind, items in config.items.items():
         for item in items:
             seen = len(substitution.errors)
             body = substitution.apply(item.body, item.file, item.path)
@@ -82,29 +74,18 @@ def _desired(kind: Kind, item: Item, body: dict[str, Any], project: str) -> Desi
     if "name" in body:
         raise item.error("name", "is assigned by the toolkit (from the id) or by the API")
     message = parse_message(kind, body, item)
-    source = f"{item.file}: {item.path}"
-    if kind is Kind.LOG_METRIC:
-        message.name = identity.log_metric_name(item.config_id)
-        described = message.description.rstrip()
-        message.description = f"{described} {identity.LOG_METRIC_MARKER}".lstrip()
-        return Desired(kind, item.config_id, message, source)
-    labels = getattr(message, LABEL_FIELDS[kind])
+    labels = kind.labels(message)
     for key in _RESERVED_LABELS:
         if key in labels:
-            label_key = _JSON_LABEL_KEYS.get(kind, "userLabels")
-            raise item.error(f"{label_key}.{key}", "is set by the toolkit")
-    labels.update(identity.identity_labels(item.config_id))
-    return Desired(kind, item.config_id, message, source)
+            raise item.error(f"{kind.label_json}.{key}", "is set by the toolkit")
+    kind.stamp(message, item.config_id)
+    return Desired(kind, item.config_id, message, f"{item.file}: {item.path}")
 
 
 def stamp_digest(desired: Desired) -> Desired:
-    """Record a digest of the final payload in its labels (see identity.py for why)."""
-    field_name = LABEL_FIELDS.get(desired.kind)
-    if field_name is None:
-        return desired
+    """Record a digest of the final payload where its kind keeps it (see identity.py)."""
     message = type(desired.message)(desired.message)  # a copy: Desired stays immutable
-    labels = getattr(message, field_name)
-    labels.pop(identity.CONFIG_SHA_KEY, None)
+    desired.kind.set_digest(message, None)
     serialized = type(message).pb(message).SerializeToString(deterministic=True)
-    labels[identity.CONFIG_SHA_KEY] = identity.payload_digest(serialized)
+    desired.kind.set_digest(message, identity.payload_digest(serialized))
     return desired.with_message(message, desired.pending)

@@ -15,7 +15,7 @@ from typing import Any, NoReturn, TextIO
 
 import slo
 from monitoring import plan as planning
-from monitoring.api import ProjectApi
+from monitoring.api import METRIC_WAIT_SECONDS, MetricWait, ProjectApi
 from monitoring.apply import apply_plan
 from monitoring.clients import build_clients
 from monitoring.config import PACKAGE_DIR
@@ -23,7 +23,6 @@ from monitoring.diff import as_dict
 from monitoring.errors import ApiError, ConfigError, ConfigErrors
 from monitoring.pipeline import Loaded, Sources, load
 from monitoring.references import References
-from monitoring.resources import MESSAGE_TYPES
 from monitoring.state import finalize, make_plan, read_state
 from monitoring.variables import environment_files, resolve_environment_file
 
@@ -65,8 +64,25 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--detailed-exitcode", action="store_true", help="exit 2 when there are changes"
     )
-    commands.add_parser("apply", parents=[common, online], help="make the planned changes")
+    apply = commands.add_parser("apply", parents=[common, online], help="make the planned changes")
+    apply.add_argument(
+        "--metric-wait",
+        type=_seconds,
+        default=METRIC_WAIT_SECONDS,
+        metavar="SECONDS",
+        help="how long to wait for new log-based metrics to become known (default: 600)",
+    )
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be 0 to 3600 seconds, got {text!r}")
+    return value
 
 
 def main(
@@ -131,7 +147,7 @@ def _render(loaded: Loaded, output: Path | None, out: TextIO) -> int:
             {
                 "kind": item.kind.value,
                 "id": item.config_id,
-                "type": MESSAGE_TYPES[item.kind].pb().DESCRIPTOR.full_name,
+                "type": item.kind.message_type.pb().DESCRIPTOR.full_name,
                 **({"parent": item.parent} if item.parent else {}),
                 **({"pending": list(item.pending)} if item.pending else {}),
                 "payload": as_dict(item.message),
@@ -152,7 +168,9 @@ def _online(args: argparse.Namespace, loaded: Loaded, out: TextIO) -> int:
     project = loaded.environment.project
     clients = build_clients(args.endpoint)
     try:
-        api = ProjectApi(clients, project)
+        report = lambda line: print(line, file=out, flush=True)  # noqa: E731
+        wait = MetricWait(getattr(args, "metric_wait", METRIC_WAIT_SECONDS), report=report)
+        api = ProjectApi(clients, project, wait)
         state = read_state(api, loaded.desired)
         try:
             plan = make_plan(loaded.desired, state, args.prune)
@@ -164,9 +182,7 @@ def _online(args: argparse.Namespace, loaded: Loaded, out: TextIO) -> int:
         if plan.empty:
             return EXIT_OK
         print("", file=out)
-        done = apply_plan(
-            api, loaded.desired, state, plan, args.prune, lambda line: print(line, file=out)
-        )
+        done = apply_plan(api, loaded.desired, state, plan, args.prune, report)
         print(f"Apply complete: {done} change(s) made in {project}.", file=out)
         return EXIT_OK
     finally:

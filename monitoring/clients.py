@@ -1,9 +1,13 @@
 """Build the official API clients: Application Default Credentials against Google, or an
-insecure gRPC channel with anonymous credentials against a local server (--endpoint)."""
+insecure gRPC channel with anonymous credentials against a local server (--endpoint).
+
+Each kind names its client class and gRPC transport (kinds/); `Clients.get` makes one client
+of each class, on first use, all sharing the one channel.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from google.auth.credentials import AnonymousCredentials
@@ -29,15 +33,52 @@ from google.cloud.monitoring_v3.services.uptime_check_service.transports import 
 )
 
 
-@dataclass
 class Clients:
-    alert_policies: monitoring_v3.AlertPolicyServiceClient
-    notification_channels: monitoring_v3.NotificationChannelServiceClient
-    uptime_checks: monitoring_v3.UptimeCheckServiceClient
-    service_monitoring: monitoring_v3.ServiceMonitoringServiceClient
-    dashboards: monitoring_dashboard_v1.DashboardsServiceClient
-    log_metrics: MetricsServiceV2Client
-    channel: grpc.Channel | None = None
+    """The clients of one run; with a channel, every client talks over it."""
+
+    def __init__(self, channel: grpc.Channel | None = None) -> None:
+        self.channel = channel
+        self._made: dict[type, Any] = {}
+
+    def get(self, client_type: type, transport_type: type) -> Any:
+        if client_type not in self._made:
+            if self.channel is None:
+                self._made[client_type] = client_type()
+            else:
+                transport = transport_type(channel=self.channel, credentials=AnonymousCredentials())
+                self._made[client_type] = client_type(transport=transport)
+        return self._made[client_type]
+
+    @property
+    def notification_channels(self) -> monitoring_v3.NotificationChannelServiceClient:
+        return self.get(
+            monitoring_v3.NotificationChannelServiceClient, NotificationChannelServiceGrpcTransport
+        )
+
+    # The clients by name, for tests that seed objects "by hand".
+    @property
+    def alert_policies(self) -> monitoring_v3.AlertPolicyServiceClient:
+        return self.get(monitoring_v3.AlertPolicyServiceClient, AlertPolicyServiceGrpcTransport)
+
+    @property
+    def uptime_checks(self) -> monitoring_v3.UptimeCheckServiceClient:
+        return self.get(monitoring_v3.UptimeCheckServiceClient, UptimeCheckServiceGrpcTransport)
+
+    @property
+    def service_monitoring(self) -> monitoring_v3.ServiceMonitoringServiceClient:
+        return self.get(
+            monitoring_v3.ServiceMonitoringServiceClient, ServiceMonitoringServiceGrpcTransport
+        )
+
+    @property
+    def dashboards(self) -> monitoring_dashboard_v1.DashboardsServiceClient:
+        return self.get(
+            monitoring_dashboard_v1.DashboardsServiceClient, DashboardsServiceGrpcTransport
+        )
+
+    @property
+    def log_metrics(self) -> MetricsServiceV2Client:
+        return self.get(MetricsServiceV2Client, MetricsServiceV2GrpcTransport)
 
     def close(self) -> None:
         if self.channel is not None:
@@ -46,37 +87,4 @@ class Clients:
 
 def build_clients(endpoint: str | None = None) -> Clients:
     """Real clients; with `endpoint` (HOST:PORT) they talk plain gRPC to that server."""
-    if endpoint is None:
-        return Clients(
-            monitoring_v3.AlertPolicyServiceClient(),
-            monitoring_v3.NotificationChannelServiceClient(),
-            monitoring_v3.UptimeCheckServiceClient(),
-            monitoring_v3.ServiceMonitoringServiceClient(),
-            monitoring_dashboard_v1.DashboardsServiceClient(),
-            MetricsServiceV2Client(),
-        )
-    channel = grpc.insecure_channel(endpoint)
-    anonymous = AnonymousCredentials()
-
-    def transport(kind: type) -> object:
-        return kind(channel=channel, credentials=anonymous)
-
-    return Clients(
-        monitoring_v3.AlertPolicyServiceClient(
-            transport=transport(AlertPolicyServiceGrpcTransport)
-        ),
-        monitoring_v3.NotificationChannelServiceClient(
-            transport=transport(NotificationChannelServiceGrpcTransport)
-        ),
-        monitoring_v3.UptimeCheckServiceClient(
-            transport=transport(UptimeCheckServiceGrpcTransport)
-        ),
-        monitoring_v3.ServiceMonitoringServiceClient(
-            transport=transport(ServiceMonitoringServiceGrpcTransport)
-        ),
-        monitoring_dashboard_v1.DashboardsServiceClient(
-            transport=transport(DashboardsServiceGrpcTransport)
-        ),
-        MetricsServiceV2Client(transport=transport(MetricsServiceV2GrpcTransport)),
-        channel,
-    )
+    return Clients(grpc.insecure_channel(endpoint) if endpoint is not None else None)

@@ -1,6 +1,7 @@
 """Read the YAML definitions under a configuration directory into items naming their origin.
 
-Layout (every file documents its own schema in a comment at its top):
+Layout (every file documents its own schema in a comment at its top; which files hold which
+kind is each kind's `source`, kinds/):
     dashboards/*.yaml      one dashboard per file:   {id, dashboard: <Dashboard as API JSON>}
     alerts/*.yaml          {policies: [{id, policy: <AlertPolicy as API JSON>}]}
     uptime_checks.yaml     {uptime_checks: [{id, check: <UptimeCheckConfig as API JSON>}]}
@@ -22,7 +23,9 @@ from typing import Any
 
 import yaml
 
+from monitoring import kinds
 from monitoring.errors import ConfigError
+from monitoring.kinds import Kind
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,47}$")
@@ -47,10 +50,7 @@ class ConfigSet:
     """Everything read from one configuration directory, before variables are substituted."""
 
     directory: Path
-    dashboards: tuple[Item, ...]
-    alert_policies: tuple[Item, ...]
-    uptime_checks: tuple[Item, ...]
-    log_metrics: tuple[Item, ...]
+    items: dict[Kind, tuple[Item, ...]]  # the kinds with a YAML source, in creation order
     slo_alerts: Item
 
 
@@ -92,24 +92,22 @@ def read_yaml(file: Path) -> Any:
 def load_config(directory: Path = PACKAGE_DIR) -> tuple[ConfigSet | None, list[ConfigError]]:
     """Read every definition file; returns the set (None if unusable) and all errors found."""
     errors: list[ConfigError] = []
-    dashboards = []
-    for file in sorted((directory / "dashboards").glob("*.yaml")):
-        dashboards += _items(file, None, "dashboard", errors)
-    policies = []
-    for file in sorted((directory / "alerts").glob("*.yaml")):
-        policies += _items(file, "policies", "policy", errors)
-    uptime = _items(directory / "uptime_checks.yaml", "uptime_checks", "check", errors)
-    metrics = _items(directory / "log_metrics.yaml", "log_metrics", "metric", errors)
+    found: dict[Kind, tuple[Item, ...]] = {}
+    for kind in kinds.ALL:
+        if kind.source is None:
+            continue
+        files = sorted(directory.glob(kind.source.pattern))
+        if not any(char in kind.source.pattern for char in "*?["):
+            files = [directory / kind.source.pattern]  # one file, which must exist
+        items: list[Item] = []
+        for file in files:
+            items += _items(file, kind.source.list_key, kind.source.body_key, errors)
+        _check_unique_ids(kind.value, items, errors)
+        found[kind] = tuple(items)
     slo_alerts = _slo_alerts(directory / "slo_alerts.yaml", errors)
-    kinds = {"dashboard": dashboards, "alert policy": policies, "uptime check": uptime}
-    for kind, items in {**kinds, "log metric": metrics}.items():
-        _check_unique_ids(kind, items, errors)
     if errors or slo_alerts is None:
         return None, errors
-    config = ConfigSet(
-        directory, tuple(dashboards), tuple(policies), tuple(uptime), tuple(metrics), slo_alerts
-    )
-    return config, errors
+    return ConfigSet(directory, found, slo_alerts), errors
 
 
 def _items(

@@ -12,14 +12,13 @@ digest of the payload applied last, see identity.py) catches that case.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import json_format
 
-from monitoring import identity
-from monitoring.identity import Kind
-from monitoring.resources import LABEL_FIELDS
+from monitoring.kinds import Kind
 
 MISSING = object()
 # Top-level fields the API owns: never compared, never in an update mask.
@@ -59,21 +58,40 @@ def as_dict(message: Any) -> dict[str, Any]:
     return json_format.MessageToDict(type(message).pb(message))
 
 
+# An SLO named in a filter, select_slo_*("projects/P/services/S/serviceLevelObjectives/O"):
+# the API may echo P as the project number (names are projects/[PROJECT_ID_OR_NUMBER]/...).
+_SLO_REFERENCE = re.compile(r'(select_slo_\w+\(\s*")projects/[^/"]+/')
+
+
+def without_project(value: Any) -> Any:
+    """The same JSON value with every SLO reference's project written as "-"."""
+    if isinstance(value, dict):
+        return {key: without_project(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_project(item) for item in value]
+    if isinstance(value, str):
+        return _SLO_REFERENCE.sub(r"\1projects/-/", value)
+    return value
+
+
 def compare(kind: Kind, desired: Any, actual: Any) -> Comparison:
-    want, have = as_dict(desired), as_dict(actual)
-    label_key = _label_json_key(kind)
-    want_digest = want.get(label_key, {}).pop(identity.CONFIG_SHA_KEY, None)
-    have_digest = have.get(label_key, {}).pop(identity.CONFIG_SHA_KEY, None)
+    want, have = without_project(as_dict(desired)), without_project(as_dict(actual))
+    label_key = kind.label_json
+    want_digest, have_digest = kind.split_digest(want), kind.split_digest(have)
     for key in SERVER_OWNED:
         want.pop(key, None)
     changes = tuple(field_changes(want, have))
     digest_differs = want_digest is not None and want_digest != have_digest
+    # The mask: only the fields whose values changed or, when something was removed from the
+    # configuration (the digest differs, no set field does), the fields the YAML sets. Never
+    # a field the server fills in (an uptime check's checkerType, a request method...).
     top = {change.path.split(".")[0].split("[")[0] for change in changes}
     if digest_differs and not changes:
-        # Something was removed from the configuration: replace every field either side has.
-        top = (set(want) | set(have)) - SERVER_OWNED
-    if label_key:
+        top = set(want)
+    if label_key and (changes or digest_differs):
         top.add(label_key)  # the labels carry the new digest
+    if kind.updatable is not None:
+        top &= kind.updatable  # the rest cannot change in place (plan: -/+ replace)
     return Comparison(changes, digest_differs, tuple(sorted(_field_names(desired, top))))
 
 
@@ -100,11 +118,6 @@ def field_changes(want: Any, have: Any, path: str = "") -> list[FieldChange]:
                 found += field_changes(want[index], have[index], item_path)
         return found
     return [] if want == have else [FieldChange(path, have, want)]
-
-
-def _label_json_key(kind: Kind) -> str:
-    field_name = LABEL_FIELDS.get(kind)
-    return {"user_labels": "userLabels", "labels": "labels"}.get(field_name or "", "")
 
 
 def _field_names(message: Any, json_names: set[str]) -> list[str]:

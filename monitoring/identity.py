@@ -8,13 +8,15 @@ removed from the YAML, which the field-level diff cannot tell from a server defa
 causes an update).
 
 Log-based metrics have no labels: the toolkit's are named `fashion-serve-<id>` and their
-description ends with the marker line below; --prune deletes a log metric only if both hold.
+description ends with the marker "(managed-by: fashion-serve; config-sha: <digest>)";
+--prune deletes a log metric only if both hold. The digest there plays the config-sha
+label's part (a field removed from the YAML still shows as a change).
 """
 
 from __future__ import annotations
 
-import enum
 import hashlib
+import re
 
 MANAGED_BY_KEY = "managed-by"
 MANAGED_BY_VALUE = "fashion-serve"
@@ -22,21 +24,6 @@ CONFIG_ID_KEY = "config-id"
 CONFIG_SHA_KEY = "config-sha"
 LOG_METRIC_PREFIX = "fashion-serve-"
 LOG_METRIC_MARKER = "(managed-by: fashion-serve)"
-
-
-class Kind(enum.Enum):
-    """Object kinds, in the order they are created (dependencies first)."""
-
-    LOG_METRIC = "log-metric"
-    SERVICE = "service"
-    SLO = "slo"
-    UPTIME_CHECK = "uptime-check"
-    ALERT_POLICY = "alert-policy"
-    DASHBOARD = "dashboard"
-
-    @property
-    def order(self) -> int:
-        return list(Kind).index(self)
 
 
 def identity_labels(config_id: str) -> dict[str, str]:
@@ -60,5 +47,24 @@ def log_metric_name(config_id: str) -> str:
     return f"{LOG_METRIC_PREFIX}{config_id}"
 
 
+_LOG_METRIC_MARK = re.compile(r"\s*\(managed-by: fashion-serve(?:; config-sha: ([0-9a-f]+))?\)\s*$")
+
+
 def log_metric_is_managed(name: str, description: str) -> bool:
-    return name.startswith(LOG_METRIC_PREFIX) and description.rstrip().endswith(LOG_METRIC_MARKER)
+    return name.startswith(LOG_METRIC_PREFIX) and bool(_LOG_METRIC_MARK.search(description))
+
+
+def split_log_metric_digest(description: str) -> tuple[str, str | None]:
+    """(the description with a bare marker, the digest it carried or None)."""
+    mark = _LOG_METRIC_MARK.search(description)
+    if mark is None:
+        return description, None
+    return f"{description[: mark.start()]} {LOG_METRIC_MARKER}".lstrip(), mark.group(1)
+
+
+def with_log_metric_digest(description: str, digest: str) -> str:
+    bare, _ = split_log_metric_digest(description)
+    return (
+        bare.removesuffix(LOG_METRIC_MARKER)
+        + f"(managed-by: {MANAGED_BY_VALUE}; config-sha: {digest})"
+    )

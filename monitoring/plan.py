@@ -1,7 +1,8 @@
 """What apply would do: create, update (with the changed fields), replace or delete.
 
-Objects are matched by resource name for the kinds whose ids the toolkit chooses (log
-metrics, services, SLOs) and by the config-id label for the others. Managed objects that are
+Objects are matched by kind and their own id for the kinds whose ids the toolkit chooses (log
+metrics, services, SLOs: never by a full name, which may carry the project number) and by the
+config-id label for the others. Managed objects that are
 no longer configured are deleted only with --prune; objects without the managed-by label are
 never touched.
 """
@@ -12,15 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from monitoring.diff import Comparison, compare
-from monitoring.identity import Kind
-from monitoring.resources import Desired, Existing, desired_key
-
-# Fields the API cannot change in place: a change means a new object replaces the old one (an
-# uptime check cannot change what it checks; a log-based metric cannot change its kind or type).
-IMMUTABLE_PREFIXES = {
-    Kind.UPTIME_CHECK: ("monitoredResource", "resourceGroup", "syntheticMonitor"),
-    Kind.LOG_METRIC: ("metricDescriptor.metricKind", "metricDescriptor.valueType"),
-}
+from monitoring.kinds import Kind
+from monitoring.resources import Desired, Existing
 
 
 @dataclass(frozen=True)
@@ -69,7 +63,7 @@ def plan_kind(
         elif found.managed:
             leftovers.append(found)  # a copy carrying the same config-id (e.g. from the console)
     for wanted in desired:
-        found = matched.pop(desired_key(wanted), None)
+        found = matched.pop(wanted.key, None)
         if found is None:
             plan.changes.append(Change("create", kind, wanted))
             continue
@@ -100,8 +94,15 @@ def merge(plans: Iterable[Plan]) -> Plan:
 
 
 def _is_immutable_change(kind: Kind, comparison: Comparison) -> bool:
-    prefixes = IMMUTABLE_PREFIXES.get(kind, ())
-    return any(change.path.startswith(prefixes) for change in comparison.changes)
+    """A change the API cannot make in place: a new object replaces the old one (each kind
+    declares its immutable paths, or the only fields an update may change)."""
+    for change in comparison.changes:
+        top = change.path.split(".")[0].split("[")[0]
+        if change.path.startswith(kind.immutable_prefixes):
+            return True
+        if kind.updatable is not None and top not in kind.updatable:
+            return True
+    return False
 
 
 def describe(plan: Plan, project: str) -> str:

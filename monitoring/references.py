@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass, field
 
 from monitoring.errors import ConfigError
-from monitoring.identity import Kind
 from monitoring.resources import Desired
 
 UPTIME_REFERENCE = re.compile(r"@\{uptime_check:([^}]*)\}")
@@ -32,9 +31,8 @@ def uptime_references(text: str) -> list[str]:
 
 
 def resolve(desired: Desired, references: References) -> Desired:
-    """A copy of an alert policy with what can be resolved resolved; other kinds unchanged."""
-    if desired.kind is not Kind.ALERT_POLICY:
-        return desired
+    """A copy of an alert policy with what can be resolved resolved (the alert-policy kind's
+    `resolve`)."""
     policy = type(desired.message)(desired.message)
     pending: list[str] = []
     for condition in policy.conditions:

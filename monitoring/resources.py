@@ -3,31 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import proto
-from google.cloud import monitoring_dashboard_v1, monitoring_v3
-from google.cloud.logging_v2.types import LogMetric
-
-from monitoring import identity
-from monitoring.identity import Kind
-
-MESSAGE_TYPES: dict[Kind, type[proto.Message]] = {
-    Kind.LOG_METRIC: LogMetric,
-    Kind.SERVICE: monitoring_v3.Service,
-    Kind.SLO: monitoring_v3.ServiceLevelObjective,
-    Kind.UPTIME_CHECK: monitoring_v3.UptimeCheckConfig,
-    Kind.ALERT_POLICY: monitoring_v3.AlertPolicy,
-    Kind.DASHBOARD: monitoring_dashboard_v1.Dashboard,
-}
-# The map field holding the identity labels; log metrics have none (see identity.py).
-LABEL_FIELDS: dict[Kind, str] = {
-    Kind.SERVICE: "user_labels",
-    Kind.SLO: "user_labels",
-    Kind.UPTIME_CHECK: "user_labels",
-    Kind.ALERT_POLICY: "user_labels",
-    Kind.DASHBOARD: "labels",
-}
+if TYPE_CHECKING:
+    from monitoring.kinds.base import Kind
 
 
 @dataclass(frozen=True)
@@ -36,7 +15,7 @@ class Desired:
 
     kind: Kind
     config_id: str
-    message: Any  # a proto-plus message of MESSAGE_TYPES[kind]
+    message: Any  # a proto-plus message of kind.message_type
     source: str  # "file: path inside it", for messages
     parent: str = ""  # SLOs: the service's resource name
     pending: tuple[str, ...] = field(default=())  # references known only after apply
@@ -47,6 +26,13 @@ class Desired:
     @property
     def label(self) -> str:
         return f"{self.kind.value} {self.config_id}"
+
+    @property
+    def key(self) -> str:
+        """What an existing object of the kind is matched on: its own id (kinds whose id the
+        toolkit chooses; never the full name, which may carry the project number) or the
+        config id (kinds the API names, found by their config-id label)."""
+        return self.kind.own_id(self.message.name) if self.kind.named else self.config_id
 
 
 @dataclass(frozen=True)
@@ -68,26 +54,6 @@ class Existing:
         return f"{self.kind.value} {shown}"
 
 
-# Kinds whose resource names we choose: matched by name. The others get server-assigned names
-# and are matched by their config-id label.
-NAMED_KINDS = (Kind.LOG_METRIC, Kind.SERVICE, Kind.SLO)
-
-
-def desired_key(desired: Desired) -> str:
-    return desired.message.name if desired.kind in NAMED_KINDS else desired.config_id
-
-
-def labels_of(kind: Kind, message: Any) -> dict[str, str]:
-    field_name = LABEL_FIELDS.get(kind)
-    return dict(getattr(message, field_name)) if field_name else {}
-
-
 def existing(kind: Kind, message: Any) -> Existing:
     """Wrap an object read from the API with what identifies it."""
-    if kind is Kind.LOG_METRIC:
-        managed = identity.log_metric_is_managed(message.name, message.description)
-        return Existing(kind, message, message.name, managed)
-    labels = labels_of(kind, message)
-    if kind in NAMED_KINDS:
-        return Existing(kind, message, message.name, identity.is_managed(labels))
-    return Existing(kind, message, identity.config_id_of(labels), identity.is_managed(labels))
+    return Existing(kind, message, kind.key_of(message), kind.is_managed(message))

@@ -5,6 +5,20 @@ Nothing numeric is written here: goals, the window, latency thresholds, alert wi
 budget shares come from slo/ (slo.load_slos, slo.load_alert_windows); burn-rate thresholds from
 AlertWindow.burn_rate_threshold. Routing, severities and the runbook text come from
 slo_alerts.yaml.
+
+The SLIs count client traffic only. run.googleapis.com/request_count cannot tell the uptime
+checker's probes from clients (it has no path or user-agent label), so the SLIs read two
+log-based metrics over Cloud Run's own request log (log_metrics.yaml: client-requests and
+client-request-latencies), which leave out the checker's user agent. Their cost (a delay of a
+few minutes, and ingestion priced like any user-defined metric) is in the README's on-call
+section.
+
+Each alert window becomes the condition the API accepts for it. select_slo_burn_rate looks
+back at most 24 hours (Google, "Alerting on your burn rate", lookback periods), so a window
+whose long window is longer (the SRE workbook's 3-day ticket) is one PromQL condition over
+the same client metrics: bad share over the window / error budget, for the long and the short
+window (PromQL conditions accept any range; Cloud Monitoring docs, "Mapping Cloud Monitoring
+metrics to PromQL" for the metric names).
 """
 
 from __future__ import annotations
@@ -16,16 +30,19 @@ from typing import Any
 from google.cloud import monitoring_v3
 
 import slo
-from monitoring import identity
+from monitoring import identity, kinds
 from monitoring.build import parse_message
+from monitoring.catalog import promql_name
 from monitoring.config import Item
-from monitoring.identity import Kind
 from monitoring.resources import Desired
 
+MAX_BURN_RATE_LOOKBACK = timedelta(hours=24)  # select_slo_burn_rate's limit
+CLIENT_REQUESTS = "logging.googleapis.com/user/" + identity.log_metric_name("client-requests")
+CLIENT_LATENCIES = "logging.googleapis.com/user/" + identity.log_metric_name(
+    "client-request-latencies"
+)
 _CLOUD_RUN = 'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}"'
-_REQUESTS = 'metric.type="run.googleapis.com/request_count"'
-_LATENCIES = 'metric.type="run.googleapis.com/request_latencies"'
-_SERVER_ERRORS = 'metric.labels.response_code_class="5xx"'
+_SERVER_ERRORS = 'metric.labels.code_class="5"'
 
 
 def slo_name(project: str, service_id: str, objective: str) -> str:
@@ -44,6 +61,7 @@ def builtin_variables(
         values[f"{prefix}.error_budget"] = objective.error_budget
         if objective.threshold_ms is not None:
             values[f"{prefix}.threshold_ms"] = objective.threshold_ms
+            values[f"{prefix}.threshold_s"] = objective.threshold_ms / 1000
     pages = sorted((w for w in windows if w.severity == "page"), key=lambda w: w.long_window)
     # fast_page: the page window with the shortest long window, whatever slo/ names it.
     named = [(w.name, w) for w in windows] + ([("fast_page", pages[0])] if pages else [])
@@ -65,19 +83,21 @@ def build_slo_objects(
     """The service, one SLO per objective, one burn-rate policy per objective and window."""
     project = variables["project"]
     source = f"{item.file}: "
-    service = parse_message(Kind.SERVICE, _service_body(settings, item), _sub(item, "service"))
+    service = parse_message(kinds.SERVICE, _service_body(settings, item), _sub(item, "service"))
     service_id = settings["service"]["id"]
     service.name = f"projects/{project}/services/{service_id}"
     service.user_labels.update(identity.identity_labels(service_id))
-    objects = [Desired(Kind.SERVICE, service_id, service, source + "service")]
+    objects = [Desired(kinds.SERVICE, service_id, service, source + "service")]
     for objective in slos.objectives:
         message = _objective(objective, slos, variables, service.name)
         where = f"{slos.source}: objectives ({objective.name})"
-        objects.append(Desired(Kind.SLO, objective.name, message, where, parent=service.name))
+        objects.append(Desired(kinds.SLO, objective.name, message, where, parent=service.name))
         for window in windows:
-            policy = _burn_rate_policy(settings, item, objective, window, slos, message.name)
+            policy = _burn_rate_policy(
+                settings, item, objective, window, slos, message.name, variables["service"]
+            )
             config_id = f"slo-{objective.name}-{window.name}"
-            objects.append(Desired(Kind.ALERT_POLICY, config_id, policy, source + "severities"))
+            objects.append(Desired(kinds.ALERT_POLICY, config_id, policy, source + "severities"))
     return objects
 
 
@@ -95,16 +115,18 @@ def _objective(
     if "region" in variables:
         cloud_run += f' AND resource.labels.location="{variables["region"]}"'
     if objective.sli == "availability":
+        requests = f'metric.type="{CLIENT_REQUESTS}"'
         ratio = monitoring_v3.TimeSeriesRatio(
-            bad_service_filter=f"{_REQUESTS} AND {cloud_run} AND {_SERVER_ERRORS}",
-            total_service_filter=f"{_REQUESTS} AND {cloud_run}",
+            bad_service_filter=f"{requests} AND {cloud_run} AND {_SERVER_ERRORS}",
+            total_service_filter=f"{requests} AND {cloud_run}",
         )
         request_based = monitoring_v3.RequestBasedSli(good_total_ratio=ratio)
     else:
         # "< max" is asked for with min = -infinity (ServiceLevelObjective Range documentation).
+        # The log metric holds Cloud Run's httpRequest.latency, in seconds.
         cut = monitoring_v3.DistributionCut(
-            distribution_filter=f"{_LATENCIES} AND {cloud_run}",
-            range_=monitoring_v3.Range(min_=-math.inf, max_=objective.threshold_ms),
+            distribution_filter=f'metric.type="{CLIENT_LATENCIES}" AND {cloud_run}',
+            range_=monitoring_v3.Range(min_=-math.inf, max_=_threshold_s(objective)),
         )
         request_based = monitoring_v3.RequestBasedSli(distribution_cut=cut)
     return monitoring_v3.ServiceLevelObjective(
@@ -124,8 +146,16 @@ def _burn_rate_policy(
     window: slo.AlertWindow,
     slos: slo.SloSet,
     slo_resource: str,
+    service: str,
 ) -> monitoring_v3.AlertPolicy:
     threshold = window.burn_rate_threshold(slos.window_days)
+    if window.long_window <= MAX_BURN_RATE_LOOKBACK:
+        conditions = [
+            _burn_rate_condition(slo_resource, window.long_window, threshold),
+            _burn_rate_condition(slo_resource, window.short_window, threshold),
+        ]
+    else:
+        conditions = [_promql_burn_rate_condition(objective, window, threshold, service)]
     routing = settings["severities"].get(window.severity)
     if not isinstance(routing, dict):
         raise item.error(f"severities.{window.severity}", "is required by slo/ alert windows")
@@ -138,13 +168,10 @@ def _burn_rate_policy(
         },
         "userLabels": {"severity": window.severity, "slo": objective.name},
         "combiner": "AND",
-        "conditions": [
-            _burn_rate_condition(slo_resource, window.long_window, threshold),
-            _burn_rate_condition(slo_resource, window.short_window, threshold),
-        ],
+        "conditions": conditions,
         **routing,
     }
-    policy = parse_message(Kind.ALERT_POLICY, body, _sub(item, f"severities.{window.severity}"))
+    policy = parse_message(kinds.ALERT_POLICY, body, _sub(item, f"severities.{window.severity}"))
     policy.user_labels.update(identity.identity_labels(f"slo-{objective.name}-{window.name}"))
     return policy
 
@@ -161,6 +188,53 @@ def _burn_rate_condition(slo_resource: str, window: timedelta, threshold: float)
             "trigger": {"count": 1},
         },
     }
+
+
+def _promql_burn_rate_condition(
+    objective: slo.Objective, window: slo.AlertWindow, threshold: float, service: str
+) -> dict[str, Any]:
+    """One PromQL condition: the burn rate over the long and over the short window, both above
+    the threshold (the AND of the two select_slo_burn_rate conditions of shorter tiers)."""
+    where = f'monitored_resource="cloud_run_revision",service_name="{service}"'
+
+    def bad_share(lookback: timedelta) -> str:
+        seconds = f"{int(lookback.total_seconds())}s"
+        if objective.sli == "availability":
+            requests = promql_name(CLIENT_REQUESTS)
+            bad = f'sum(rate({requests}{{{where},code_class="5"}}[{seconds}]))'
+            return f"({bad} / sum(rate({requests}{{{where}}}[{seconds}])))"
+        # The share slower than the threshold: 1 - the bucket at the threshold / all. The
+        # metric's bucket bounds include the threshold (validate checks it); le is matched
+        # with and without a trailing ".0".
+        latencies = promql_name(CLIENT_LATENCIES)
+        fast = f'sum(rate({latencies}_bucket{{{where},le=~"{_le_pattern(objective)}"}}[{seconds}]))'
+        return f"(1 - {fast} / sum(rate({latencies}_count{{{where}}}[{seconds}])))"
+
+    budget = f"{objective.error_budget:.10g}"
+    long_burn = f"{bad_share(window.long_window)} / {budget} > {threshold:g}"
+    short_burn = f"{bad_share(window.short_window)} / {budget} > {threshold:g}"
+    return {
+        "displayName": (
+            f"Burn rate over {_human(window.long_window)} and over "
+            f"{_human(window.short_window)} above {threshold:g} (PromQL)"
+        ),
+        "conditionPrometheusQueryLanguage": {
+            "query": f"({long_burn}) and ({short_burn})",
+            "duration": "0s",
+            "evaluationInterval": "300s",
+        },
+    }
+
+
+def _le_pattern(objective: slo.Objective) -> str:
+    """A regex for the bucket bound however it is printed (0.2, 0.20, 1, 1.0); written with
+    [.] because PromQL strings take no backslash escapes that RE2 would see."""
+    text = f"{_threshold_s(objective):g}"
+    return text.replace(".", "[.]") + "0*" if "." in text else text + "([.]0*)?"
+
+
+def _threshold_s(objective: slo.Objective) -> float:
+    return (objective.threshold_ms or 0.0) / 1000
 
 
 def _runbook(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from monitoring import kinds
 from monitoring import plan as planning
 from monitoring.api import ProjectApi
 from monitoring.build import stamp_digest
-from monitoring.identity import Kind
-from monitoring.references import References, resolve
+from monitoring.kinds import Kind
+from monitoring.references import References
 from monitoring.resources import Desired, Existing, existing
 
 
@@ -22,16 +23,16 @@ def read_state(api: ProjectApi, desired: tuple[Desired, ...]) -> State:
     """List every kind (SLOs under the configured or managed services)."""
     objects = {
         kind: [existing(kind, message) for message in api.list(kind)]
-        for kind in Kind
-        if kind is not Kind.SLO
+        for kind in kinds.ALL
+        if not kind.lists_under_parents
     }
-    wanted_services = {d.message.name for d in desired if d.kind is Kind.SERVICE}
+    wanted_services = {d.key for d in desired if d.kind is kinds.SERVICE}
     parents = sorted(
-        found.name
-        for found in objects[Kind.SERVICE]
-        if found.managed or found.name in wanted_services
+        found.name  # as the API returns it: with the project id or its number
+        for found in objects[kinds.SERVICE]
+        if found.managed or found.key in wanted_services
     )
-    objects[Kind.SLO] = [existing(Kind.SLO, message) for message in api.list(Kind.SLO, parents)]
+    objects[kinds.SLO] = [existing(kinds.SLO, message) for message in api.list(kinds.SLO, parents)]
     return State(objects, api.notification_channels())
 
 
@@ -46,27 +47,27 @@ def uptime_check_ids(objects: list[Existing], replaced: set[str]) -> dict[str, s
 
 def finalize(desired: tuple[Desired, ...], references: References) -> tuple[Desired, ...]:
     """Resolve references and record each payload's digest: the payloads as they are sent."""
-    return tuple(stamp_digest(resolve(item, references)) for item in desired)
+    return tuple(stamp_digest(item.kind.resolve(item, references)) for item in desired)
 
 
 def make_plan(desired: tuple[Desired, ...], state: State, prune: bool) -> planning.Plan:
-    uptime = [stamp_digest(d) for d in desired if d.kind is Kind.UPTIME_CHECK]
+    uptime = [stamp_digest(d) for d in desired if d.kind is kinds.UPTIME_CHECK]
     uptime_plan = planning.plan_kind(
-        Kind.UPTIME_CHECK, uptime, state.objects[Kind.UPTIME_CHECK], prune
+        kinds.UPTIME_CHECK, uptime, state.objects[kinds.UPTIME_CHECK], prune
     )
     replaced = {
         c.desired.config_id for c in uptime_plan.changes if c.action == "replace" and c.desired
     }
     references = References(
-        state.channels, uptime_check_ids(state.objects[Kind.UPTIME_CHECK], replaced)
+        state.channels, uptime_check_ids(state.objects[kinds.UPTIME_CHECK], replaced)
     )
     final = finalize(desired, references)
     plans = [
         uptime_plan
-        if kind is Kind.UPTIME_CHECK
+        if kind is kinds.UPTIME_CHECK
         else planning.plan_kind(
             kind, [d for d in final if d.kind is kind], state.objects[kind], prune
         )
-        for kind in Kind
+        for kind in kinds.ALL
     ]
     return planning.merge(plans)

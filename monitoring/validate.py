@@ -1,19 +1,16 @@
 """Checks of meaning on the built objects (the message types already checked the schema).
 
-Rules, each from the API documentation or from the toolkit's conventions:
-- metric types in filters belong to the documented set below or to this configuration's
-  log-based metrics (a typo in a metric type otherwise draws an empty chart forever);
+Rules that apply across kinds, each from the API documentation or the toolkit's conventions
+(each kind's own checks are its `validate`, in kinds/):
+- filters, groupByFields and PromQL queries name only metric types, labels and resource types
+  of the checked list (catalog.yaml) or of this configuration's log-based metrics (a typo or a
+  label a metric lacks otherwise draws an empty chart, or an alert that never fires);
+- select_slo_burn_rate looks back at most 24 hours (the API refuses more);
+- a latency SLI's threshold is a bucket bound of its log-based distribution;
 - alignment periods are at least 60 s (Cloud Monitoring's minimum for alerting and charts);
 - SLO goals are within the API's range and rolling periods whole days up to 30;
 - every burn-rate alert window is shorter than the SLO window and its threshold is reachable
   (a burn rate above 1 / error budget cannot happen: the alert would never fire);
-- dashboard tiles lie inside the mosaic's columns and do not overlap;
-- alert policies have a Markdown runbook, a severity, notification channels, 1 to 6
-  conditions (a combiner when more than one) and refer only to configured uptime checks;
-- uptime checks use a supported period and timeout, and checks of Cloud Run (an authenticated
-  service) use the service agent's OIDC token;
-- log-based distribution metrics have a value extractor and buckets; label extractors match
-  declared labels.
 """
 
 from __future__ import annotations
@@ -26,39 +23,18 @@ from typing import Any
 from google.protobuf import json_format
 
 import slo
-from monitoring import identity
+from monitoring import catalog, kinds
 from monitoring.errors import ConfigError
-from monitoring.identity import Kind
-from monitoring.references import uptime_references
+from monitoring.kinds.base import Checks, field_error
 from monitoring.resources import Desired
 
-# https://cloud.google.com/monitoring/api/metrics_gcp (run, aiplatform and monitoring sections).
-DOCUMENTED_METRIC_TYPES = frozenset(
-    {
-        "run.googleapis.com/request_count",
-        "run.googleapis.com/request_latencies",
-        "run.googleapis.com/container/instance_count",
-        "run.googleapis.com/container/cpu/utilizations",
-        "run.googleapis.com/container/memory/utilizations",
-        "run.googleapis.com/container/startup_latencies",
-        "run.googleapis.com/container/billable_instance_time",
-        "run.googleapis.com/container/max_request_concurrencies",
-        "aiplatform.googleapis.com/prediction/online/prediction_count",
-        "aiplatform.googleapis.com/prediction/online/prediction_latencies",
-        "aiplatform.googleapis.com/prediction/online/error_count",
-        "monitoring.googleapis.com/uptime_check/check_passed",
-        "monitoring.googleapis.com/uptime_check/request_latency",
-    }
-)
-# ServiceLevelObjective.goal: "0 < goal <= 0.9999" (google-cloud-monitoring 2.32's proto
-# documentation; Terraform and older references say 0.999, which slo/ enforces).
-MAX_GOAL = 0.9999
+MAX_GOAL = slo.MAX_GOAL  # the toolkit's goal bound, stated once in slo/config.py
+MAX_BURN_RATE_LOOKBACK_SECONDS = 86400  # "Alerting on your burn rate", lookback periods
 MAX_ROLLING_DAYS = 30
 MIN_ALIGNMENT_SECONDS = 60
-UPTIME_PERIODS = {60, 300, 600, 900}
-MAX_CONDITIONS = 6
-METRIC_TYPE = re.compile(r'metric\.type\s*=\s*"([^"]+)"')
 SLO_SELECTOR = re.compile(r'select_slo_\w+\(\s*"([^"]+)"')
+BURN_RATE_LOOKBACK = re.compile(r'select_slo_burn_rate\(\s*"[^"]+"\s*,\s*"([0-9.]+)s"')
+LOG_METRIC_TYPE_PREFIX = "logging.googleapis.com/user/"
 
 
 def check(
@@ -69,24 +45,26 @@ def check(
 ) -> list[ConfigError]:
     """Every problem found; an empty list means the configuration can be planned."""
     errors = check_slos(slos, windows, windows_file)
-    log_metric_types = {
-        f"logging.googleapis.com/user/{d.message.name}"
-        for d in desired
-        if d.kind is Kind.LOG_METRIC
-    }
-    slo_names = {d.message.name for d in desired if d.kind is Kind.SLO}
-    uptime_ids = {d.config_id for d in desired if d.kind is Kind.UPTIME_CHECK}
+    try:
+        known = catalog.load_catalog()
+    except ConfigError as error:
+        return [*errors, error]
+    known = known.with_log_metrics(
+        {
+            LOG_METRIC_TYPE_PREFIX + d.message.name: {
+                label.key for label in d.message.metric_descriptor.labels
+            }
+            for d in desired
+            if d.kind is kinds.LOG_METRIC
+        }
+    )
+    slo_names = {d.message.name for d in desired if d.kind is kinds.SLO}
+    checks = Checks(uptime_ids={d.config_id for d in desired if d.kind is kinds.UPTIME_CHECK})
+    errors += _check_latency_buckets(desired, slos)
     for item in desired:
         body = json_format.MessageToDict(type(item.message).pb(item.message))
-        errors += _check_filters(item, body, DOCUMENTED_METRIC_TYPES | log_metric_types, slo_names)
-        per_kind = {
-            Kind.DASHBOARD: _check_dashboard,
-            Kind.ALERT_POLICY: lambda i, b: _check_policy(i, b, uptime_ids),
-            Kind.UPTIME_CHECK: _check_uptime,
-            Kind.LOG_METRIC: _check_log_metric,
-        }.get(item.kind)
-        if per_kind is not None:
-            errors += per_kind(item, body)
+        errors += _check_filters(item, body, known, slo_names)
+        errors += item.kind.validate(item, body, checks)
     return errors
 
 
@@ -132,13 +110,8 @@ def _walk(value: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
             yield from _walk(item, f"{path}[{index}]")
 
 
-def _error(item: Desired, path: str, reason: str) -> ConfigError:
-    file, _, inside = item.source.partition(": ")
-    return ConfigError(file, f"{inside}.{path}" if path else inside, reason)
-
-
 def _check_filters(
-    item: Desired, body: dict[str, Any], metric_types: set[str], slo_names: set[str]
+    item: Desired, body: dict[str, Any], known: catalog.Catalog, slo_names: set[str]
 ) -> list[ConfigError]:
     errors = []
     for path, key, value in _walk(body):
@@ -146,105 +119,98 @@ def _check_filters(
             seconds = float(value.rstrip("s"))
             if seconds < MIN_ALIGNMENT_SECONDS:
                 errors.append(
-                    _error(item, path, f"{value} is below the {MIN_ALIGNMENT_SECONDS}s minimum")
+                    field_error(
+                        item, path, f"{value} is below the {MIN_ALIGNMENT_SECONDS}s minimum"
+                    )
                 )
-        if not isinstance(value, str) or item.kind is Kind.LOG_METRIC:
+        if item.kind is kinds.LOG_METRIC or "logsPanel" in path:
+            continue  # Logging query language, not a Monitoring filter
+        if isinstance(value, dict):
+            errors += [field_error(item, path + at, why) for at, why in _group_by(known, value)]
+        if key == "monitoredResource" and isinstance(value, dict):
+            errors += [field_error(item, path, why) for why in _resource(known, value)]
+        if not isinstance(value, str):
             continue
+        if key in ("query", "prometheusQuery"):
+            errors += [
+                field_error(item, path, reason) for reason in catalog.check_promql(known, value)
+            ]
         if key.endswith("ilter") or key.endswith("Filter"):
-            for metric_type in METRIC_TYPE.findall(value):
-                if metric_type not in metric_types:
-                    errors.append(_error(item, path, f"unknown metric type {metric_type!r}"))
+            errors += [
+                field_error(item, path, reason) for reason in catalog.check_filter(known, value)
+            ]
             for name in SLO_SELECTOR.findall(value):
                 if name not in slo_names:
-                    errors.append(_error(item, path, f"{name!r} is not one of the configured SLOs"))
-    return errors
-
-
-def _check_dashboard(item: Desired, body: dict[str, Any]) -> list[ConfigError]:
-    layout = body.get("mosaicLayout")
-    if layout is None:
-        return [_error(item, "mosaicLayout", "is required (the toolkit's dashboards use a mosaic)")]
-    columns = layout.get("columns", 0)
-    errors = []
-    if columns != 48:
-        errors.append(_error(item, "mosaicLayout.columns", f"must be 48, got {columns}"))
-    taken: dict[tuple[int, int], int] = {}
-    for index, tile in enumerate(layout.get("tiles", [])):
-        x, y = tile.get("xPos", 0), tile.get("yPos", 0)
-        width, height = tile.get("width", 0), tile.get("height", 0)
-        where = f"mosaicLayout.tiles[{index}]"
-        if width <= 0 or height <= 0 or x + width > columns:
-            errors.append(_error(item, where, f"x {x} + width {width} must fit {columns} columns"))
-            continue
-        cells = [(cx, cy) for cx in range(x, x + width) for cy in range(y, y + height)]
-        overlapped = {taken[cell] for cell in cells if cell in taken}
-        if overlapped:
-            errors.append(_error(item, where, f"overlaps tiles[{min(overlapped)}]"))
-        taken.update(dict.fromkeys(cells, index))
-    return errors
-
-
-def _check_policy(item: Desired, body: dict[str, Any], uptime_ids: set[str]) -> list[ConfigError]:
-    errors = []
-    documentation = body.get("documentation", {})
-    if not documentation.get("content") or documentation.get("mimeType") != "text/markdown":
-        errors.append(
-            _error(item, "documentation", "needs content (the runbook) and mimeType text/markdown")
-        )
-    if body.get("severity", "SEVERITY_UNSPECIFIED") == "SEVERITY_UNSPECIFIED":
-        errors.append(_error(item, "severity", "is required: CRITICAL, ERROR or WARNING"))
-    if not body.get("notificationChannels"):
-        errors.append(
-            _error(item, "notificationChannels", "is required (display names or variables)")
-        )
-    conditions = body.get("conditions", [])
-    if not 1 <= len(conditions) <= MAX_CONDITIONS:
-        errors.append(_error(item, "conditions", f"needs 1 to {MAX_CONDITIONS} conditions"))
-    if len(conditions) > 1 and body.get("combiner", "COMBINE_UNSPECIFIED") == "COMBINE_UNSPECIFIED":
-        errors.append(_error(item, "combiner", "is required with more than one condition"))
-    for path, key, value in _walk(body):
-        if key == "filter":
-            for ref in uptime_references(value):
-                if ref not in uptime_ids:
                     errors.append(
-                        _error(
-                            item, path, f"@{{uptime_check:{ref}}} is not a configured uptime check"
-                        )
+                        field_error(item, path, f"{name!r} is not one of the configured SLOs")
                     )
+            for lookback in BURN_RATE_LOOKBACK.findall(value):
+                if float(lookback) > MAX_BURN_RATE_LOOKBACK_SECONDS:
+                    reason = (
+                        f"select_slo_burn_rate lookback {lookback}s is refused by the API: at "
+                        "most 86400s (24 hours); longer windows need a PromQL condition"
+                    )
+                    errors.append(field_error(item, path, reason))
     return errors
 
 
-def _check_uptime(item: Desired, body: dict[str, Any]) -> list[ConfigError]:
-    errors = []
-    period = float(body.get("period", "60s").rstrip("s"))
-    if period not in UPTIME_PERIODS:
-        errors.append(_error(item, "period", f"must be one of {sorted(UPTIME_PERIODS)} seconds"))
-    timeout = float(body.get("timeout", "0s").rstrip("s"))
-    if not 1 <= timeout <= 60:
-        errors.append(_error(item, "timeout", "is required, from 1s to 60s"))
-    resource = body.get("monitoredResource", {}).get("type")
-    auth = body.get("httpCheck", {}).get("serviceAgentAuthentication", {}).get("type")
-    if resource == "cloud_run_revision" and auth != "OIDC_TOKEN":
-        reason = "must be {type: OIDC_TOKEN}: the Cloud Run service requires authentication"
-        errors.append(_error(item, "httpCheck.serviceAgentAuthentication", reason))
-    return errors
+def _group_by(known: catalog.Catalog, mapping: dict[str, Any]) -> list[tuple[str, str]]:
+    """groupByFields checked against the filter they aggregate: (sub-path, reason)."""
+    found = []
+    pairs = (
+        ("filter", ("aggregation", "aggregations", "secondaryAggregation")),
+        ("denominatorFilter", ("denominatorAggregations",)),
+    )
+    for filter_key, aggregation_keys in pairs:
+        text = mapping.get(filter_key)
+        if not isinstance(text, str):
+            continue
+        for aggregation_key in aggregation_keys:
+            aggregations = mapping.get(aggregation_key)
+            listed = aggregations if isinstance(aggregations, list) else [aggregations]
+            for index, aggregation in enumerate(listed):
+                if not isinstance(aggregation, dict):
+                    continue
+                at = f".{aggregation_key}" + (f"[{index}]" if aggregations is listed else "")
+                fields = aggregation.get("groupByFields", [])
+                found += [
+                    (f"{at}.groupByFields", reason)
+                    for reason in catalog.check_group_by(known, text, fields)
+                ]
+    return found
 
 
-def _check_log_metric(item: Desired, body: dict[str, Any]) -> list[ConfigError]:
+def _resource(known: catalog.Catalog, resource: dict[str, Any]) -> list[str]:
+    """A monitored resource (an uptime check's target) of a listed type, with listed labels."""
+    labels = known.resources.get(resource.get("type", ""))
+    if labels is None:
+        return [f"unknown resource type {resource.get('type')!r} (not in catalog.yaml)"]
+    return [
+        f"resource label {label!r} is not a label of {resource['type']}"
+        for label in resource.get("labels", {})
+        if label not in labels
+    ]
+
+
+def _check_latency_buckets(desired: list[Desired], slos: slo.SloSet) -> list[ConfigError]:
+    """A distribution-cut SLI is exact only when its threshold is a bucket bound."""
+    metrics = {
+        LOG_METRIC_TYPE_PREFIX + d.message.name: d for d in desired if d.kind is kinds.LOG_METRIC
+    }
     errors = []
-    if not body.get("filter"):
-        errors.append(_error(item, "filter", "is required"))
-    descriptor = body.get("metricDescriptor", {})
-    if descriptor.get("valueType") == "DISTRIBUTION":
-        for key in ("valueExtractor", "bucketOptions"):
-            if key not in body:
-                errors.append(_error(item, key, "is required for a DISTRIBUTION metric"))
-    declared = {label.get("key") for label in descriptor.get("labels", [])}
-    for key in body.get("labelExtractors", {}):
-        if key not in declared:
-            errors.append(
-                _error(item, f"labelExtractors.{key}", "is not a label of metricDescriptor.labels")
+    for item in desired:
+        if item.kind is not kinds.SLO:
+            continue
+        cut = item.message.service_level_indicator.request_based.distribution_cut
+        metric_type = next(iter(catalog.METRIC_TYPE.findall(cut.distribution_filter)), None)
+        metric = metrics.get(metric_type or "")
+        if metric is None:
+            continue
+        bounds = list(metric.message.bucket_options.explicit_buckets.bounds)
+        if not any(abs(bound - cut.range_.max_) < 1e-9 for bound in bounds):
+            reason = (
+                f"bucketOptions.explicitBuckets.bounds {bounds} must include the latency SLO "
+                f"threshold {cut.range_.max_:g} (objective {item.config_id} in {slos.source})"
             )
-    if len(item.message.name) > 100 or not item.message.name.startswith(identity.LOG_METRIC_PREFIX):
-        errors.append(_error(item, "", "log metric names are at most 100 characters"))
+            errors.append(field_error(metric, "bucketOptions", reason))
     return errors

@@ -9,6 +9,7 @@ from slo import budget, stats
 from slo.config import (
     DEFAULT_ALERT_WINDOWS_PATH,
     DEFAULT_SLOS_PATH,
+    MAX_GOAL,
     AlertWindow,
     Objective,
     SloConfigError,
@@ -21,6 +22,7 @@ from slo.config import (
 __all__ = [
     "DEFAULT_ALERT_WINDOWS_PATH",
     "DEFAULT_SLOS_PATH",
+    "MAX_GOAL",
     "AlertWindow",
     "Objective",
     "SloConfigError",

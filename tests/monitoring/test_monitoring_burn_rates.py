@@ -4,6 +4,7 @@ computed by hand (budget share x SLO window hours / long window hours)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,28 @@ def render(tmp_path: Path, *extra: str | Path) -> dict[str, Any]:
 
 
 def burn_rate_conditions(document: dict[str, Any], policy_id: str) -> list[tuple[str, float]]:
-    """(lookback, threshold) of each condition of a burn-rate policy."""
+    """(lookback, threshold) of each window of a burn-rate policy: two select_slo_burn_rate
+    conditions, or one PromQL condition over both windows."""
     policy = next(o["payload"] for o in document["objects"] if o["id"] == policy_id)
     assert policy["combiner"] == "AND"
     found = []
     for condition in policy["conditions"]:
+        if "conditionPrometheusQueryLanguage" in condition:
+            query = condition["conditionPrometheusQueryLanguage"]["query"]
+            ranges = list(dict.fromkeys(re.findall(r"\[(\d+s)\]", query)))
+            thresholds = [float(t) for t in re.findall(r" > ([0-9.]+)\)", query)]
+            assert len(ranges) == len(thresholds) == 2, query
+            found += list(zip(ranges, thresholds, strict=True))
+            continue
         threshold = condition["conditionThreshold"]
         lookback = threshold["filter"].rsplit('"', 2)[-2]
         found.append((lookback, threshold["thresholdValue"]))
     return found
+
+
+def condition_kinds(document: dict[str, Any], policy_id: str) -> list[str]:
+    policy = next(o["payload"] for o in document["objects"] if o["id"] == policy_id)
+    return [next(key for key in c if key.startswith("condition")) for c in policy["conditions"]]
 
 
 def test_the_shipped_windows_for_99_9_percent_over_30_days(tmp_path):
@@ -45,6 +59,54 @@ def test_the_shipped_windows_for_99_9_percent_over_30_days(tmp_path):
             found = burn_rate_conditions(document, f"slo-{objective}-{window}")
             assert [lookback for lookback, _ in found] == [lookback for lookback, _ in conditions]
             assert [rate for _, rate in found] == pytest.approx([rate for _, rate in conditions])
+
+
+def test_windows_up_to_24_hours_use_select_slo_burn_rate_and_the_3_day_one_promql(tmp_path):
+    """select_slo_burn_rate cannot look back more than 24 hours ("Alerting on your burn
+    rate"): the 3-day ticket is one PromQL condition over the client-request metrics."""
+    document = render(tmp_path)
+    for window in ("page-fast-burn", "page-slow-burn", "ticket-fast-burn"):
+        assert condition_kinds(document, f"slo-availability-{window}") == ["conditionThreshold"] * 2
+    slow = "slo-availability-ticket-slow-burn"
+    assert condition_kinds(document, slow) == ["conditionPrometheusQueryLanguage"]
+    policy = next(o["payload"] for o in document["objects"] if o["id"] == slow)
+    query = policy["conditions"][0]["conditionPrometheusQueryLanguage"]["query"]
+    assert "logging_googleapis_com:user_fashion_serve_client_requests" in query
+    assert 'code_class="5"' in query and "/ 0.001 > 1)" in query
+    latency = next(
+        o["payload"] for o in document["objects"] if o["id"] == "slo-latency-ticket-slow-burn"
+    )
+    query = latency["conditions"][0]["conditionPrometheusQueryLanguage"]["query"]
+    assert "client_request_latencies_bucket" in query and 'le=~"0[.]20*"' in query
+
+
+def test_a_hand_written_burn_rate_lookback_over_24_hours_is_refused(config_dir):
+    alerts = config_dir / "alerts" / "service.yaml"
+    alerts.write_text(
+        alerts.read_text()
+        + """
+  - id: hand-written-burn
+    policy:
+      displayName: burn
+      severity: WARNING
+      notificationChannels: ${notification_channels.ticket}
+      combiner: OR
+      conditions:
+        - displayName: 3 days
+          conditionThreshold:
+            filter: select_slo_burn_rate("${slo.availability.name}", "259200s")
+            comparison: COMPARISON_GT
+            thresholdValue: 1
+            duration: 0s
+      documentation: {mimeType: text/markdown, content: runbook}
+"""
+    )
+    result = run_cli("validate", "--config-dir", config_dir)
+    assert result.code == 1
+    assert (
+        "alerts/service.yaml: policies[3].policy.conditions[0].conditionThreshold.filter: "
+        "select_slo_burn_rate lookback 259200s is refused by the API: at most 86400s"
+    ) in result.err, result.err
 
 
 def test_another_goal_and_window(tmp_path):

@@ -6,7 +6,8 @@ from __future__ import annotations
 from tests.monitoring.helpers import STAGING_PROJECT, create_hand_made_policy, run_cli, writes
 
 PARENT = f"projects/{STAGING_PROJECT}"
-NO_REQUESTS = "prediction-service: no requests for 30 minutes"  # the YAML's display name
+NUMBERED = "projects/123456789012"  # where the fake, like the API, writes names back
+NO_REQUESTS = "prediction-service: no client requests for 30 minutes"  # the YAML's display name
 
 
 def test_a_hand_made_policy_with_the_same_display_name_is_not_taken_for_ours(fake, clients):
@@ -98,6 +99,6 @@ def test_a_log_metric_that_changes_type_is_deleted_then_created_under_its_name(f
         "MetricsServiceV2.DeleteLogMetric": 1,
         "MetricsServiceV2.CreateLogMetric": 1,
     }
-    stored = fake.logging.metrics[f"{PARENT}/metrics/fashion-serve-backend-fallbacks"]
+    stored = fake.logging.metrics[f"{NUMBERED}/metrics/fashion-serve-backend-fallbacks"]
     assert stored.metric_descriptor.value_type == 5  # DISTRIBUTION
     assert "No changes" in run("plan")

@@ -9,14 +9,14 @@ import grpc
 import pytest
 from google.cloud import monitoring_dashboard_v1
 
+from monitoring import kinds
 from monitoring.api import ProjectApi
 from monitoring.errors import ApiError
-from monitoring.identity import Kind
 from monitoring.resources import Desired, existing
 from tests.monitoring.fake import FakeGoogleCloud
 from tests.monitoring.helpers import STAGING_PROJECT, run_cli, writes
 
-EVERY_OBJECT = 24  # 4 log metrics, 1 service, 2 SLOs, 1 uptime check, 14 policies, 2 dashboards
+EVERY_OBJECT = 26  # 6 log metrics, 1 service, 2 SLOs, 1 uptime check, 14 policies, 2 dashboards
 
 
 def plan(fake: FakeGoogleCloud, *extra: str | Path) -> tuple[int, str]:
@@ -135,8 +135,8 @@ def test_a_dashboard_is_updated_with_its_current_etag(fake, config_dir):
 def test_a_stale_dashboard_etag_is_refused_with_a_clear_error(fake, clients):
     assert apply(fake)[0] == 0
     api = ProjectApi(clients, STAGING_PROJECT)
-    read = existing(Kind.DASHBOARD, api.list(Kind.DASHBOARD)[0])
-    desired = Desired(Kind.DASHBOARD, read.key or "", read.message, "test")
+    read = existing(kinds.DASHBOARD, api.list(kinds.DASHBOARD)[0])
+    desired = Desired(kinds.DASHBOARD, read.key or "", read.message, "test")
     api.update(read, desired, [])  # the etag just read is current: accepted, and replaced
     with pytest.raises(ApiError, match=r"update dashboard .*: ABORTED: etag .* is stale"):
         api.update(read, desired, [])  # the same etag again is now stale
@@ -164,5 +164,5 @@ def test_a_failed_apply_is_finished_by_running_it_again(fake):
     assert "run apply again" in text
     code, text = apply(fake)
     assert code == 0, text
-    assert "Plan: 2 to create, 0 to update, 0 to replace, 0 to delete, 22 unchanged." in text
+    assert "Plan: 2 to create, 0 to update, 0 to replace, 0 to delete, 24 unchanged." in text
     assert plan(fake, "--detailed-exitcode")[0] == 0

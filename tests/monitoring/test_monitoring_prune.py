@@ -91,7 +91,7 @@ def test_prune_deletes_only_managed_objects(applied_with_hand_made_objects, conf
     assert "hand-made: CPU" in policies
     assert not any("memory" in name for name in policies)
     assert "hand-made dashboard" in {d.display_name for d in fake.dashboards.dashboards.values()}
-    assert f"{PARENT}/metrics/fashion-serve-experiment" in fake.logging.metrics
+    assert "projects/123456789012/metrics/fashion-serve-experiment" in fake.logging.metrics
     assert "hand-made check" in {c.display_name for c in fake.uptime.checks.values()}
 
 

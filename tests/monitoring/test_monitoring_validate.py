@@ -20,7 +20,7 @@ def edit(config_dir: Path, relative: str, old: str, new: str) -> None:
 def test_the_shipped_definitions_are_valid_for_every_environment():
     result = run_cli("validate")
     assert result.code == 0, result.err
-    assert result.out == "Configuration valid for production (24 objects), staging (24 objects).\n"
+    assert result.out == "Configuration valid for production (26 objects), staging (26 objects).\n"
 
 
 # (file, text replaced, replacement, what the error says): one wrong thing at a time.
@@ -48,11 +48,40 @@ WRONG_DEFINITIONS = {
     ),
     "unknown metric type": (
         "dashboards/model-and-vertex.yaml",
-        "prediction/online/error_count",
-        "prediction/online/errors",
+        "prediction/online/response_count",
+        "prediction/online/responses",
         "dashboards/model-and-vertex.yaml: dashboard.mosaicLayout.tiles[3].widget.xyChart."
         "dataSets[0].timeSeriesQuery.timeSeriesFilter.filter: unknown metric type "
-        "'aiplatform.googleapis.com/prediction/online/errors'",
+        "'aiplatform.googleapis.com/prediction/online/responses' (not in catalog.yaml)",
+    ),
+    "a label the metric does not have (error_count has no response_code)": (
+        "dashboards/model-and-vertex.yaml",
+        'prediction/online/response_count"\n                      resource.type',
+        'prediction/online/error_count"\n                      resource.type',
+        "dashboards/model-and-vertex.yaml: dashboard.mosaicLayout.tiles[3].widget.xyChart."
+        "dataSets[0].timeSeriesQuery.timeSeriesFilter.aggregation.groupByFields: metric label "
+        "'response_code' is not a label of the metric in this filter",
+    ),
+    "a resource label not on the list": (
+        "alerts/service.yaml",
+        'resource.labels.service_name="${service}"',
+        'resource.labels.service="${service}"',
+        "alerts/service.yaml: policies[0].policy.conditions[0].conditionAbsent.filter: "
+        "resource label 'service' is not a label of cloud_run_revision",
+    ),
+    "an uptime check target label not on the list": (
+        "uptime_checks.yaml",
+        "          service_name: ${service}",
+        "          service: ${service}",
+        "uptime_checks.yaml: uptime_checks[0].check.monitoredResource: "
+        "resource label 'service' is not a label of cloud_run_revision",
+    ),
+    "a latency bucket bound that is not the SLO threshold": (
+        "log_metrics.yaml",
+        '"${slo.latency.threshold_s}"',
+        "0.3",
+        "log_metrics.yaml: log_metrics[1].metric.bucketOptions: "
+        "bucketOptions.explicitBuckets.bounds",
     ),
     "overlapping tiles": (
         "dashboards/service-overview.yaml",
@@ -83,14 +112,14 @@ WRONG_DEFINITIONS = {
         "log_metrics.yaml",
         "        backend: EXTRACT(jsonPayload.backend)\n      bucketOptions",
         "        backends: EXTRACT(jsonPayload.backend)\n      bucketOptions",
-        "log_metrics.yaml: log_metrics[3].metric.labelExtractors.backends: "
+        "log_metrics.yaml: log_metrics[5].metric.labelExtractors.backends: "
         "is not a label of metricDescriptor.labels",
     ),
     "duplicate key": (
         "alerts/model.yaml",
         "  - id: backend-fallbacks\n    policy:\n",
         "  - id: backend-fallbacks\n    policy:\n      displayName: twice\n",
-        "alerts/model.yaml: line 58: invalid YAML: duplicate key 'displayName'",
+        "alerts/model.yaml: line 62: invalid YAML: duplicate key 'displayName'",
     ),
 }
 

@@ -20,12 +20,35 @@ class FakeGoogleCloud(FakeServer):
     def __init__(self, project: str) -> None:
         super().__init__(project)
         self.service_monitoring = ServiceMonitoringApi(self.state)
+        self.logging = LoggingMetricsApi(self.state)
         self.alerting = AlertingApi(
-            self.state, slo_exists=self.service_monitoring.slos.__contains__
+            self.state,
+            slo_exists=self.service_monitoring.slos.__contains__,
+            log_metric_types=self.logging.metric_types,
         )
         self.uptime = UptimeApi(self.state)
         self.dashboards = DashboardsApi(self.state)
-        self.logging = LoggingMetricsApi(self.state)
+
+    def echo_project_number(self, number: bool) -> None:
+        """Write names back with the project number (as Google may) or with the project id;
+        what is stored already is renamed accordingly."""
+        self.state.echo_project_number = number
+        stores = (
+            self.alerting.policies,
+            self.alerting.channels,
+            self.uptime.checks,
+            self.service_monitoring.services,
+            self.service_monitoring.slos,
+            self.dashboards.dashboards,
+            self.logging.metrics,
+        )
+        for store in stores:
+            items = list(store.items())
+            store.clear()
+            for name, message in items:
+                if message.name == name:
+                    message.name = self.state.numbered(name)
+                store[self.state.numbered(name)] = message
 
     def api_handlers(self) -> list[grpc.GenericRpcHandler]:
         apis = (self.service_monitoring, self.alerting, self.uptime, self.dashboards, self.logging)

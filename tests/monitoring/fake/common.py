@@ -74,6 +74,7 @@ def list_page(
     state: CloudState, store: dict[str, Any], parent: str, request: Any, response: Any, field: str
 ) -> Any:
     """One page of the objects under `parent`, sorted by name, as a List response."""
+    parent = state.numbered(parent)
     items = [copy_of(item) for name, item in sorted(store.items()) if name.startswith(f"{parent}/")]
     page, token = paginate(items, request.page_size, request.page_token, state.page_size)
     result = response.pb()()
@@ -82,8 +83,8 @@ def list_page(
     return result
 
 
-def delete_named(store: dict[str, Any], name: str) -> Any:
+def delete_named(state: CloudState, store: dict[str, Any], name: str) -> Any:
     """The Delete* methods: NOT_FOUND for an unknown name, else google.protobuf.Empty."""
-    if store.pop(name, None) is None:
+    if store.pop(state.numbered(name), None) is None:
         raise not_found(name)
     return empty_pb2.Empty()

@@ -2,7 +2,10 @@
 
 Documented behaviour reproduced: names under the project *number*
 (projects/NUMBER/dashboards/ID) whatever the parent said; a new etag on every write; an update
-whose etag is not the current one fails with ABORTED (an empty etag overwrites); a mosaic of 1
+whose etag is not the current one fails with ABORTED, and so does one without an etag (the
+Dashboard reference: "users are expected to put that etag in the request to UpdateDashboard";
+an empty one is refused, /work/shared/reference.md; a client that always sends the etag it
+read works either way); a mosaic of 1
 to 48 columns whose tiles fit inside it; chart defaults filled in by the server (chart mode,
 plot type, target axis, time shift), which a client must not mistake for changes.
 """
@@ -37,29 +40,30 @@ class DashboardsApi:
 
     def list(self, request: Any) -> Any:
         self.state.check_parent(request.parent)
-        parent = f"projects/{self.state.project_number}"  # where the API keeps them
         response = dashboards.ListDashboardsResponse
-        return list_page(self.state, self.dashboards, parent, request, response, "dashboards")
+        return list_page(
+            self.state, self.dashboards, request.parent, request, response, "dashboards"
+        )
 
     def create(self, request: Any) -> Any:
         self.state.check_parent(request.parent)
         if request.dashboard.etag:
             raise invalid("etag must not be set when creating a dashboard")
         dashboard = copy_of(request.dashboard)
-        dashboard.name = f"projects/{self.state.project_number}/dashboards/{secrets.token_hex(8)}"
+        dashboard.name = self.state.numbered(f"{request.parent}/dashboards/{secrets.token_hex(8)}")
         return self._store(dashboard)
 
     def update(self, request: Any) -> Any:
-        current = self.dashboards.get(request.dashboard.name)
+        current = self.dashboards.get(self.state.numbered(request.dashboard.name))
         if current is None:
             raise not_found(request.dashboard.name)
-        if request.dashboard.etag and request.dashboard.etag != current.etag:
+        if request.dashboard.etag != current.etag:
             message = f"etag {request.dashboard.etag!r} is stale: the dashboard changed since"
             raise Abort(grpc.StatusCode.ABORTED, message)
         return self._store(copy_of(request.dashboard))
 
     def delete(self, request: Any) -> Any:
-        return delete_named(self.dashboards, request.name)
+        return delete_named(self.state, self.dashboards, request.name)
 
     def _store(self, dashboard: Any) -> Any:
         if not dashboard.display_name:

@@ -5,7 +5,9 @@ A-Z a-z 0-9 _-.,+!*'()%/ not starting with "/"; a filter is required; ALREADY_EX
 second create; UpdateLogMetric creates the metric when it does not exist; create/update times
 and the metric descriptor's name and type (logging.googleapis.com/user/NAME) filled in by the
 server; a DISTRIBUTION needs a value extractor and bucket options; label extractors only for
-declared labels; an update cannot change the metric kind or value type.
+declared labels; an update cannot change the metric kind or value type; a new metric becomes
+known to Cloud Monitoring only after a delay (CloudState.metric_propagation_seconds; up to 10
+minutes in Google, hashicorp/terraform-provider-google#11102).
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ DISTRIBUTION = 5  # MetricDescriptor.ValueType.DISTRIBUTION
 class LoggingMetricsApi:
     def __init__(self, state: CloudState) -> None:
         self.state = state
-        self.metrics: dict[str, Any] = {}  # by full name projects/P/metrics/NAME
+        self.metrics: dict[str, Any] = {}  # by full name projects/NUMBER/metrics/NAME
+
+    def metric_types(self) -> list[str]:
+        return [f"logging.googleapis.com/user/{metric.name}" for metric in self.metrics.values()]
 
     def handlers(self) -> list[grpc.GenericRpcHandler]:
         methods = [
@@ -50,11 +55,12 @@ class LoggingMetricsApi:
 
     def create(self, request: Any) -> Any:
         self.state.check_parent(request.parent)
-        full_name = f"{request.parent}/metrics/{request.metric.name}"
+        full_name = self.state.numbered(f"{request.parent}/metrics/{request.metric.name}")
         if full_name in self.metrics:
             raise already_exists(full_name)
         metric = copy_of(request.metric)
         metric.create_time.CopyFrom(self.state.now())
+        self.state.log_metric_created(f"logging.googleapis.com/user/{metric.name}")
         return self._store(full_name, metric)
 
     def update(self, request: Any) -> Any:
@@ -63,7 +69,8 @@ class LoggingMetricsApi:
         if request.metric.name != name:
             raise invalid(f"metric.name {request.metric.name!r} differs from {request.metric_name}")
         metric = copy_of(request.metric)
-        current = self.metrics.get(request.metric_name)
+        full_name = self.state.numbered(request.metric_name)
+        current = self.metrics.get(full_name)
         if current is not None:
             was, now = current.metric_descriptor, metric.metric_descriptor
             if (was.metric_kind, was.value_type) != (now.metric_kind, now.value_type):
@@ -71,10 +78,11 @@ class LoggingMetricsApi:
             metric.create_time.CopyFrom(current.create_time)
         else:
             metric.create_time.CopyFrom(self.state.now())
-        return self._store(request.metric_name, metric)
+            self.state.log_metric_created(f"logging.googleapis.com/user/{metric.name}")
+        return self._store(full_name, metric)
 
     def delete(self, request: Any) -> Any:
-        return delete_named(self.metrics, request.metric_name)
+        return delete_named(self.state, self.metrics, request.metric_name)
 
     def _store(self, full_name: str, metric: Any) -> Any:
         if not METRIC_NAME.match(metric.name):

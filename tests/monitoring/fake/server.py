@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import itertools
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent import futures
@@ -70,6 +71,14 @@ class CloudState:
     lock: threading.RLock = field(default_factory=threading.RLock)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
 
+    # How long a new log-based metric stays unknown to Cloud Monitoring: an alert policy naming
+    # it is refused with NOT_FOUND "... could take up to 10 minutes" meanwhile
+    # (hashicorp/terraform-provider-google#11102; GoogleCloudPlatform/cloud-foundation-fabric
+    # #3739). Minutes in Google; a fraction of a second here, set per test.
+    metric_propagation_seconds: float = 0.0
+    echo_project_number: bool = True
+    metric_visible_at: dict[str, float] = field(default_factory=dict)  # metric type -> clock
+
     def new_id(self) -> str:
         return str(next(self.ids))
 
@@ -77,6 +86,26 @@ class CloudState:
         allowed = {f"projects/{self.project}", f"projects/{self.project_number}"}
         if parent not in allowed:
             raise Abort(grpc.StatusCode.PERMISSION_DENIED, f"no access to {parent!r}")
+
+    def numbered(self, name: str) -> str:
+        """A name as the API writes it back: projects/NUMBER/... even when the request said
+        projects/PROJECT_ID/... (the API reference: projects/[PROJECT_ID_OR_NUMBER]/...;
+        google/slo-generator compares only the last segment of service and SLO names because
+        of this). Requests may use either form. With echo_project_number False, names come
+        back with the project id instead: the toolkit must work with both."""
+        given, echoed = f"projects/{self.project}", f"projects/{self.project_number}"
+        if not self.echo_project_number:
+            given, echoed = echoed, given
+        if name == given or name.startswith(f"{given}/"):
+            return echoed + name[len(given) :]
+        return name
+
+    def log_metric_created(self, metric_type: str) -> None:
+        self.metric_visible_at[metric_type] = time.monotonic() + self.metric_propagation_seconds
+
+    def log_metric_visible(self, metric_type: str) -> bool:
+        visible_at = self.metric_visible_at.get(metric_type)
+        return visible_at is not None and time.monotonic() >= visible_at
 
     def now(self) -> timestamp_pb2.Timestamp:
         stamp = timestamp_pb2.Timestamp()

@@ -1,7 +1,9 @@
 """google.monitoring.v3 ServiceMonitoringService: services and their SLOs.
 
 Documented behaviour reproduced: ids chosen by the caller ([a-z0-9-]+ for services); names
-under the parent; ALREADY_EXISTS on a second create; NOT_FOUND for SLOs of a missing service;
+written back under the project *number* whichever form the request used (the API reference:
+projects/[PROJECT_ID_OR_NUMBER]/services/...; google/slo-generator matches on the last segment
+for this reason); ALREADY_EXISTS on a second create; NOT_FOUND for SLOs of a missing service;
 deleting a service deletes its SLOs; goals 0 < goal <= 0.9999; rolling periods of whole days up
 to 30; good_total_ratio with exactly two of the good/bad/total filters; update masks.
 """
@@ -30,7 +32,7 @@ from tests.monitoring.fake.server import CloudState, Empty, rpc, service_handler
 SERVICE_ID = re.compile(r"^[a-z0-9\-]+$")
 SLO_ID = re.compile(r"^[a-zA-Z0-9\-_:.]+$")
 DAY_SECONDS = 86400
-MAX_GOAL = 0.9999
+MAX_GOAL = 0.9999  # the API's own bound (current reference); the toolkit's stricter one is slo/'s
 
 
 class ServiceMonitoringApi:
@@ -71,21 +73,22 @@ class ServiceMonitoringApi:
         if not SERVICE_ID.match(service_id):
             raise invalid(f"service_id {service_id!r} must match [a-z0-9-]+")
         service = copy_of(request.service)
-        service.name = f"{request.parent}/services/{service_id}"
+        service.name = self.state.numbered(f"{request.parent}/services/{service_id}")
         if service.name in self.services:
             raise already_exists(service.name)
         return self._store_service(service)
 
     def update_service(self, request: Any) -> Any:
-        current = self.services.get(request.service.name)
+        current = self.services.get(self.state.numbered(request.service.name))
         if current is None:
             raise not_found(request.service.name)
         paths = list(request.update_mask.paths)
         return self._store_service(masked_update(current, request.service, paths, ("name",)))
 
     def delete_service(self, request: Any) -> Any:
-        result = delete_named(self.services, request.name)
-        for name in [name for name in self.slos if name.startswith(f"{request.name}/")]:
+        result = delete_named(self.state, self.services, request.name)
+        service = self.state.numbered(request.name)
+        for name in [name for name in self.slos if name.startswith(f"{service}/")]:
             del self.slos[name]
         return result
 
@@ -95,33 +98,33 @@ class ServiceMonitoringApi:
         return copy_of(service)
 
     def list_slos(self, request: Any) -> Any:
-        if request.parent not in self.services:
+        if self.state.numbered(request.parent) not in self.services:
             raise not_found(request.parent)
         response, field = m.ListServiceLevelObjectivesResponse, "service_level_objectives"
         return list_page(self.state, self.slos, request.parent, request, response, field)
 
     def create_slo(self, request: Any) -> Any:
-        if request.parent not in self.services:
+        if self.state.numbered(request.parent) not in self.services:
             raise not_found(request.parent)
         slo_id = request.service_level_objective_id or self.state.new_id()
         if not SLO_ID.match(slo_id):
             raise invalid(f"service_level_objective_id {slo_id!r} is not valid")
         slo = copy_of(request.service_level_objective)
-        slo.name = f"{request.parent}/serviceLevelObjectives/{slo_id}"
+        slo.name = self.state.numbered(f"{request.parent}/serviceLevelObjectives/{slo_id}")
         if slo.name in self.slos:
             raise already_exists(slo.name)
         return self._store_slo(slo)
 
     def update_slo(self, request: Any) -> Any:
         incoming = request.service_level_objective
-        current = self.slos.get(incoming.name)
+        current = self.slos.get(self.state.numbered(incoming.name))
         if current is None:
             raise not_found(incoming.name)
         paths = list(request.update_mask.paths)
         return self._store_slo(masked_update(current, incoming, paths, ("name",)))
 
     def delete_slo(self, request: Any) -> Any:
-        return delete_named(self.slos, request.name)
+        return delete_named(self.state, self.slos, request.name)
 
     def _store_slo(self, slo: Any) -> Any:
         if not 0 < slo.goal <= MAX_GOAL:

@@ -2,8 +2,12 @@
 
 Documented behaviour reproduced: server-assigned names; period 60s by default and one of 60,
 300, 600 or 900 s; a timeout of 1 to 60 s; the supported monitored resource types; HTTP
-defaults (port 443 with SSL, else 80; GET); static-IP checkers by default; update masks; the
-monitored resource cannot change in an update.
+defaults (port 443 with SSL, else 80; GET); static-IP checkers by default; names written back
+under the project number (projects/[PROJECT_ID_OR_NUMBER]/uptimeCheckConfigs/...); update masks
+naming only the fields the API can update (UpdateUptimeCheckConfigRequest: "display_name,
+http_check, tcp_check, timeout, content_matchers, and selected_regions"; user_labels, added to
+the message later, is accepted too, an assumption), so the monitored resource and the period
+cannot change in an update.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ RESOURCE_TYPES = {
     "k8s_service", "servicedirectory_service", "cloud_run_revision",
 }  # fmt: skip
 GET, STATIC_IP_CHECKERS = 1, 1
+UPDATABLE = {
+    "display_name", "http_check", "tcp_check", "timeout", "content_matchers",
+    "selected_regions", "user_labels",
+}  # fmt: skip
 
 
 class UptimeApi:
@@ -56,21 +64,27 @@ class UptimeApi:
         self.state.check_parent(request.parent)
         check = copy_of(request.uptime_check_config)
         slug = re.sub(r"[^a-z0-9]+", "-", check.display_name.lower()).strip("-")[:40]
-        check.name = f"{request.parent}/uptimeCheckConfigs/{slug}-{self.state.new_id()}"
+        check.name = self.state.numbered(
+            f"{request.parent}/uptimeCheckConfigs/{slug}-{self.state.new_id()}"
+        )
         return self._store(check)
 
     def update(self, request: Any) -> Any:
         incoming = request.uptime_check_config
-        current = self.checks.get(incoming.name)
+        current = self.checks.get(self.state.numbered(incoming.name))
         if current is None:
             raise not_found(incoming.name)
-        updated = masked_update(current, incoming, list(request.update_mask.paths), ("name",))
+        paths = list(request.update_mask.paths)
+        fixed = sorted({path.split(".")[0] for path in paths} - UPDATABLE)
+        if fixed:
+            raise invalid(f"update_mask: {', '.join(fixed)} cannot be updated")
+        updated = masked_update(current, incoming, paths, ("name",))
         if updated.monitored_resource != current.monitored_resource:
             raise invalid("the monitored resource of an uptime check cannot be changed")
         return self._store(updated)
 
     def delete(self, request: Any) -> Any:
-        return delete_named(self.checks, request.name)
+        return delete_named(self.state, self.checks, request.name)
 
     def _store(self, check: Any) -> Any:
         if not check.display_name:
