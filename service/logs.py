@@ -16,6 +16,7 @@ same record fields the handler's format expects.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -25,7 +26,6 @@ from typing import Any, NamedTuple, TextIO
 
 from flask import Flask, Response, g, has_request_context, request
 from google.cloud.logging_v2.handlers import CloudLoggingFilter, StructuredLogHandler
-from google.cloud.logging_v2.handlers._helpers import _parse_trace_parent, _parse_xcloud_trace
 
 from service.config import Settings
 
@@ -140,6 +140,49 @@ class RequestDataFilter(CloudLoggingFilter):
 
 
 _NO_REQUEST = RequestData(None, None, None, False)
+# W3C Trace Context (www.w3.org/TR/trace-context): version-traceid-parentid-flags, lowercase
+# hex, neither id all zeros; the same rules as the library's _parse_trace_parent.
+_TRACEPARENT = re.compile(
+    r"[ \t]?(?!ff)[0-9a-f]{2}-(?!0{32})([0-9a-f]{32})-(?!0{16})([0-9a-f]{16})-([0-9a-f]{2})"
+    r"(?:-[^\r\n]*)?[ \t]?"
+)
+# Cloud Trace's legacy header (cloud.google.com/trace/docs/trace-context#legacy-http-header):
+# TRACE_ID[/SPAN_ID][;o=OPTIONS], a 32-hex trace id and a decimal 64-bit span id. The library's
+# own parser takes any run of word characters as the trace id (8,000 of them, say): here a trace
+# id that is not exactly 32 hex characters is dropped, and its span with it.
+_XCLOUD_TRACE = re.compile(r"([0-9a-fA-F]{32})(?:/([0-9]{1,20}))?(?:;o=([0-9]))?(?:;.*)?")
+
+
+def trace_context(environ: dict[str, Any]) -> tuple[str | None, str | None, bool]:
+    """(trace id, span id as 16 hex, sampled) from `traceparent`, else `X-Cloud-Trace-Context`,
+    the library's order; (None, None, False) when neither holds a valid trace id."""
+    match = _TRACEPARENT.fullmatch(environ.get("HTTP_TRACEPARENT", ""))
+    if match:
+        return match[1], match[2], bool(int(match[3], 16) & 1)
+    match = _XCLOUD_TRACE.fullmatch(environ.get("HTTP_X_CLOUD_TRACE_CONTEXT", ""))
+    if not match:
+        return None, None, False
+    span = int(match[2]) if match[2] else 0
+    # Cloud Logging's spanId is 16 hex digits: the decimal span id converted, as the library does.
+    span_id = f"{span:016x}" if 0 < span < 2**64 else None
+    return match[1].lower(), span_id, match[3] == "1"
+
+
+def client_ip(environ: dict[str, Any]) -> str | None:
+    """The client's address: the LAST entry of X-Forwarded-For, the one Cloud Run's front end
+    wrote, if it is an IP address; else the connection's peer. Entries before it are whatever
+    the client sent (`X-Forwarded-For: 6.6.6.6` from the client arrives as `6.6.6.6, CLIENT`).
+    Google documents that the proxy appends the client's address (cloud.google.com/functions/
+    docs/reference/headers: "clientIp, proxy1Ip, proxy2Ip"); reports from Cloud Run say it
+    replaces the header with the client's address alone. The last entry is right either way."""
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+    if forwarded:
+        last = forwarded.rpartition(",")[2].strip()
+        try:
+            return str(ipaddress.ip_address(last))
+        except ValueError:
+            pass
+    return environ.get("REMOTE_ADDR")
 
 
 def current_request_data() -> RequestData:
@@ -148,12 +191,7 @@ def current_request_data() -> RequestData:
         return _NO_REQUEST
     data = g.get("log_request_data")
     if data is None:
-        # W3C traceparent first, then Cloud Trace's own header, as the library does.
-        trace, span_id, sampled = _parse_trace_parent(request.headers.get("traceparent"))
-        if trace is None:
-            trace, span_id, sampled = _parse_xcloud_trace(
-                request.headers.get("X-Cloud-Trace-Context")
-            )
+        trace, span_id, sampled = trace_context(request.environ)
         http_request = {
             "requestMethod": request.method,
             "requestUrl": redacted_url(),
@@ -189,8 +227,7 @@ def _http_request(response: Response) -> dict[str, Any]:
         **current_request_data().http_request,
         "status": response.status_code,
         "latency": f"{latency:.6f}s",
-        # Cloud Run's front end puts the client first in X-Forwarded-For.
-        "remoteIp": request.access_route[0] if request.access_route else request.remote_addr,
+        "remoteIp": client_ip(request.environ),
     }
     if request.content_length is not None:
         fields["requestSize"] = str(request.content_length)
