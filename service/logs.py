@@ -241,7 +241,7 @@ def _json_fields() -> dict[str, Any]:
     error_code = g.get("error_code")
     if error_code:
         fields["error_code"] = error_code
-    timer = g.get("stage_timer")
-    if timer is not None and timer.milliseconds:
-        fields["timing_ms"] = {name: round(ms, 3) for name, ms in timer.milliseconds.items()}
+    stage_ms = g.get("stage_ms")
+    if stage_ms:
+        fields["timing_ms"] = {name: round(ms, 3) for name, ms in stage_ms.items()}
     return fields
