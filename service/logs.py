@@ -1,17 +1,19 @@
 """Structured logs for Cloud Logging: one JSON line per request, on standard output.
 
-google-cloud-logging's `StructuredLogHandler` writes the line in the format Cloud Run's agent
-parses (severity, httpRequest, logging.googleapis.com/trace...). The trace id comes from the
-request's `traceparent` or `X-Cloud-Trace-Context` header (parsed by the library's own parsers)
-and is written as `projects/PROJECT_ID/traces/TRACE_ID` when PROJECT_ID is set. Views add their
-own fields (labels, confidences, backend) to `g.log_fields`. Neither bodies, nor query values,
-nor headers other than the User-Agent are ever logged.
+google-cloud-logging's `StructuredLogHandler` writes records in the format Cloud Run's agent
+parses (severity, httpRequest, logging.googleapis.com/trace...); the request line itself is
+written by service/request_log.py in the same format, built once per request. The trace id
+comes from the request's `traceparent` or `X-Cloud-Trace-Context` header (validated here: a
+trace id that is not 32 hex characters is dropped) and is written as
+`projects/PROJECT_ID/traces/TRACE_ID` when PROJECT_ID is set. Views add their own fields
+(labels, confidences, backend) to `g.log_fields`. Neither bodies, nor query values, nor headers
+other than the User-Agent are ever logged.
 
 The handler's stock filter (`CloudLoggingFilter`) looks for a Flask or Django request on every
-record and rebuilds its full URL each time (the costliest part of a prediction's log line, and
-it would log a query string's `?access_token=` in the clear). `RequestDataFilter` takes its place
-on the handler: it reads each request's data once, with the query values redacted, and fills the
-same record fields the handler's format expects.
+record and rebuilds its full URL each time (costly, and it would log a query string's
+`?access_token=` in the clear). `RequestDataFilter` takes its place on the handler: it reads
+each request's data once, with the query values redacted, and fills the same record fields the
+handler's format expects.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from google.cloud.logging_v2.handlers import CloudLoggingFilter, StructuredLogHa
 from service.config import Settings
 
 PACKAGE_LOGGER = "service"
-REQUEST_LOGGER = "service.request"
 REDACTED = "REDACTED"
 # A query key kept in the log: a short parameter name. A longer or odder key may be a token.
 _PARAMETER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-\[\]]{0,39}")
@@ -48,8 +49,9 @@ class RequestData(NamedTuple):
 
 def init_app(app: Flask, settings: Settings, stream: TextIO | None = None) -> None:
     """Send the package's logs through a StructuredLogHandler and log each request once."""
-    configure_package_logger(settings, stream)
-    request_logger = logging.getLogger(REQUEST_LOGGER)
+    from service.request_log import RequestLog
+
+    request_log = RequestLog(configure_package_logger(settings, stream), settings.project_id)
 
     @app.before_request
     def start_clock() -> None:
@@ -57,21 +59,13 @@ def init_app(app: Flask, settings: Settings, stream: TextIO | None = None) -> No
 
     @app.after_request
     def log_request(response: Response) -> Response:
-        request_logger.log(
-            _severity(response.status_code),
-            "%s %s %d",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={
-                "http_request": _http_request(response),
-                "json_fields": _json_fields(),
-            },
-        )
+        request_log.log_request(response)
         return response
 
 
-def configure_package_logger(settings: Settings, stream: TextIO | None = None) -> None:
+def configure_package_logger(
+    settings: Settings, stream: TextIO | None = None
+) -> StructuredLogHandler:
     """One StructuredLogHandler on the `service` logger (replacing any earlier one)."""
     logger = logging.getLogger(PACKAGE_LOGGER)
     for handler in list(logger.handlers):
@@ -88,6 +82,7 @@ def configure_package_logger(settings: Settings, stream: TextIO | None = None) -
     for root_handler in logging.getLogger().handlers:
         if isinstance(root_handler, StructuredLogHandler):
             use_request_data_filter(root_handler, settings)
+    return handler
 
 
 def use_request_data_filter(handler: StructuredLogHandler, settings: Settings) -> None:
@@ -95,14 +90,6 @@ def use_request_data_filter(handler: StructuredLogHandler, settings: Settings) -
     for old_filter in [f for f in handler.filters if isinstance(f, CloudLoggingFilter)]:
         handler.removeFilter(old_filter)
     handler.addFilter(RequestDataFilter(project=settings.project_id))
-
-
-def _severity(status: int) -> int:
-    if status >= 500:
-        return logging.ERROR
-    if status >= 400:
-        return logging.WARNING
-    return logging.INFO
 
 
 class RequestDataFilter(CloudLoggingFilter):
@@ -218,30 +205,3 @@ def _redacted_query_part(part: str) -> str:
     if not equals or not _PARAMETER_NAME.fullmatch(key):
         return REDACTED
     return f"{key}={REDACTED}"
-
-
-def _http_request(response: Response) -> dict[str, Any]:
-    started = g.get("request_started")
-    latency = time.perf_counter() - started if started is not None else 0.0
-    fields: dict[str, Any] = {
-        **current_request_data().http_request,
-        "status": response.status_code,
-        "latency": f"{latency:.6f}s",
-        "remoteIp": client_ip(request.environ),
-    }
-    if request.content_length is not None:
-        fields["requestSize"] = str(request.content_length)
-    if response.content_length is not None:
-        fields["responseSize"] = str(response.content_length)
-    return fields
-
-
-def _json_fields() -> dict[str, Any]:
-    fields: dict[str, Any] = dict(g.get("log_fields", {}))
-    error_code = g.get("error_code")
-    if error_code:
-        fields["error_code"] = error_code
-    stage_ms = g.get("stage_ms")
-    if stage_ms:
-        fields["timing_ms"] = {name: round(ms, 3) for name, ms in stage_ms.items()}
-    return fields

@@ -313,3 +313,29 @@ def test_every_route_family_logs_the_same_prediction_fields(logged_app, golden) 
         assert 0.0 < entry["prediction"]["confidences"][0] <= 1.0
         assert entry["instances"] == 1 and entry["backend"] == "embedded"
         assert entry["model"]["version"]
+
+
+def test_the_request_line_has_every_field_the_structured_handler_writes(logged_app) -> None:
+    app, stream = logged_app
+    with app.test_request_context("/predict"):
+        logging.getLogger("service.test").warning("a record through StructuredLogHandler")
+    app.test_client().get("/", headers={"traceparent": f"00-{TRACE_ID}-b7ad6b7169203331-01"})
+
+    handler_line, request_line = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert set(handler_line) <= set(request_line)
+    assert request_line["logging.googleapis.com/labels"] == {"python_logger": "service.request"}
+    assert request_line["logging.googleapis.com/sourceLocation"]["file"].endswith(".py")
+    assert request_line["logging.googleapis.com/trace_sampled"] is True
+
+
+def test_log_level_warning_keeps_only_the_failed_requests_lines() -> None:
+    stream = io.StringIO()
+    app = create_app(Settings(log_level="WARNING"), log_stream=stream)
+    stream.seek(0)
+    stream.truncate()
+    client = app.test_client()
+    client.get("/")
+    client.get("/no-such-route")
+
+    (entry,) = request_lines(stream)
+    assert entry["httpRequest"]["status"] == 404 and entry["severity"] == "WARNING"
