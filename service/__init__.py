@@ -23,7 +23,17 @@ def create_app(settings: Settings | None = None, *, log_stream: TextIO | None = 
     """The WSGI app. Settings come from the environment unless given; logs go to stdout."""
     # Imported here so that `service.config` stays importable without the serving stack
     # (gunicorn.conf.py reads it before a worker imports NumPy).
-    from service import errors, health, logs, model_server, openapi, predict, readiness, timing
+    from service import (
+        errors,
+        fast_json,
+        health,
+        logs,
+        model_server,
+        openapi,
+        predict,
+        readiness,
+        timing,
+    )
 
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)  # no /static route: openapi.json lists them all
@@ -32,7 +42,7 @@ def create_app(settings: Settings | None = None, *, log_stream: TextIO | None = 
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     # A multipart form holds at most one file per instance (plus some slack for other fields).
     app.config["MAX_FORM_PARTS"] = settings.max_batch + 16
-    app.json.sort_keys = False  # keep "predictions" first and confidences in class order
+    fast_json.init_app(app)  # orjson; keeps "predictions" first and confidences in class order
 
     logs.init_app(app, settings, stream=log_stream)
     errors.init_app(app)
