@@ -32,6 +32,7 @@ from google.cloud.logging_v2.handlers import CloudLoggingFilter, StructuredLogHa
 from service.config import Settings
 
 PACKAGE_LOGGER = "service"
+REQUEST_LOGGER = "service.request"  # the request lines (service/request_log.py)
 REDACTED = "REDACTED"
 # A query key kept in the log: a short parameter name. A longer or odder key may be a token.
 _PARAMETER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-\[\]]{0,39}")

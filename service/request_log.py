@@ -20,9 +20,8 @@ from typing import Any
 import orjson
 from flask import Response, g, request
 
-from service.logs import client_ip, current_request_data
+from service.logs import REQUEST_LOGGER, client_ip, current_request_data
 
-REQUEST_LOGGER = "service.request"
 _LEVELS = {logging.INFO: "INFO", logging.WARNING: "WARNING", logging.ERROR: "ERROR"}
 
 
