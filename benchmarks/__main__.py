@@ -130,6 +130,8 @@ def run_peers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(f"--connections {args.connections!r}: expected numbers like 16,200")
     if any(count < 1 for count in counts) or (args.rounds is not None and args.rounds < 1):
         parser.error("--connections and --rounds must be at least 1")
+    if args.baseline and not (args.baseline / "service" / "gunicorn.conf.py").is_file():
+        parser.error(f"--baseline {args.baseline}: no service/gunicorn.conf.py there")
     json_path = args.json if args.json != DEFAULT_JSON else run.DEFAULT_JSON
     return run.main(
         quick=args.quick,
@@ -137,6 +139,7 @@ def run_peers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         duration=args.duration,
         connection_counts=counts,
         json_path=json_path,
+        baseline=args.baseline,
     )
 
 
@@ -166,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
         help="only the peer comparison (benchmarks/peers/): service, bare Flask, FastAPI, minimal",
     )
     parser.add_argument("--rounds", type=int, help="--peers: alternating rounds (default 3)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="--peers: also run the service from this checkout (e.g. a git worktree of main)",
+    )
     parser.add_argument("--duration", type=float, help="--peers: measured seconds per run")
     parser.add_argument(
         "--connections",

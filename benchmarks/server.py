@@ -77,6 +77,7 @@ class GunicornServer:
             **(environ or {}),
         }
         self.environ.pop("AIP_HTTP_PORT", None)
+        self.cwd = REPO_ROOT  # where the server runs (its `service` package comes from there)
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
 
@@ -92,7 +93,7 @@ class GunicornServer:
             self.started_at = time.monotonic()
             self.process = subprocess.Popen(
                 command,
-                cwd=REPO_ROOT,
+                cwd=self.cwd,
                 env=self.environ,
                 stdout=log,
                 stderr=log,

@@ -34,8 +34,9 @@ def severity(status: int) -> int:
 
 
 class RequestLog:
-    """Writes the request line to `handler`'s stream; `trace_prefix` is `projects/P/traces/`
-    when the project is known (the handler's rule), else empty (the bare trace id)."""
+    """Writes the request line to `handler`'s stream. The trace is written as
+    `projects/PROJECT_ID/traces/ID` when the project is known, else as the bare id, as
+    RequestDataFilter does for the handler's own records."""
 
     def __init__(self, handler: logging.StreamHandler, project_id: str | None) -> None:
         self._handler = handler

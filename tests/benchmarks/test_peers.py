@@ -103,3 +103,17 @@ def test_a_window_maps_every_answer_to_one_of_the_two_workers(tmp_path) -> None:
     assert mapped and {int(key.split()[1]) for key in mapped} <= workers
     assert 0.5 <= figures["largest_worker_share"] <= 1.0
     assert figures["server_cpu_ms_per_prediction"] > 0
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["--baseline", "/nonexistent"], ["--connections", "16,x"], ["--connections", "0"]],
+)
+def test_bad_peer_flags_are_refused_before_any_server_starts(arguments, tmp_path) -> None:
+    command = [sys.executable, "-m", "benchmarks", "--peers", *arguments]
+    command += ["--json", str(tmp_path / "peers.json")]
+    finished = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+
+    assert finished.returncode == 2
+    assert "--" in finished.stderr.splitlines()[-1]
+    assert not (tmp_path / "peers.json").exists()
