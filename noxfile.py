@@ -135,7 +135,8 @@ def fuzz(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: inference latency, HTTP throughput vs a minimal route, cold start, memory
     (writes benchmarks/results/latest.json; `-- --help` lists the options)."""
-    install(session, "serve", "loadtest", "dev")
+    # bench: FastAPI and uvicorn for the --peers comparison (benchmarks/peers/), not served.
+    install(session, "serve", "loadtest", "dev", "bench")
     if "--profile" in session.posargs:
         session.install(*CONSTRAINTS, "py-spy")
     session.run("python", "-m", "benchmarks", *session.posargs)

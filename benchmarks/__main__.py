@@ -1,6 +1,7 @@
 """`python -m benchmarks` (what `nox -s bench` runs): every figure of the service's performance.
 
     python -m benchmarks [--quick] [--pin] [--json benchmarks/results/latest.json]
+    python -m benchmarks --peers [--quick] [--rounds 3] [--connections 16,200]
 
 (a) NumPy inference latency, single image and batch of 64 (benchmarks/inference.py);
 (b) end-to-end POST /predict on 127.0.0.1 under Gunicorn with service/gunicorn.conf.py, at fixed
@@ -10,6 +11,10 @@
 (c) cold start: process start to the first successful prediction;
 (d) resident memory per worker after warm-up and after load;
 (e) the container image's size when an engine and the image are present.
+
+`--peers` runs only the peer comparison instead (benchmarks/peers/run.py): server CPU per
+prediction of the service, a bare Flask app, a FastAPI + uvicorn app and the minimal route, in
+alternating rounds, with the spread of requests over each server's 2 workers.
 
 The load generator shares the machine with the server. By default nothing is pinned and the
 generator's own CPU use is reported next to each figure; --pin puts the generator on the last
@@ -116,6 +121,28 @@ def verdicts(figures: dict[str, Any]) -> dict[str, bool | None]:
     }
 
 
+def run_peers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from benchmarks.peers import run
+
+    try:
+        counts = [int(count) for count in args.connections.split(",")]
+    except ValueError:
+        parser.error(f"--connections {args.connections!r}: expected numbers like 16,200")
+    if any(count < 1 for count in counts) or (args.rounds is not None and args.rounds < 1):
+        parser.error("--connections and --rounds must be at least 1")
+    if args.baseline and not (args.baseline / "service" / "gunicorn.conf.py").is_file():
+        parser.error(f"--baseline {args.baseline}: no service/gunicorn.conf.py there")
+    json_path = args.json if args.json != DEFAULT_JSON else run.DEFAULT_JSON
+    return run.main(
+        quick=args.quick,
+        rounds=args.rounds,
+        duration=args.duration,
+        connection_counts=counts,
+        json_path=json_path,
+        baseline=args.baseline,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs: checks the harness")
@@ -136,7 +163,26 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=VALUE",
         help="environment for every Gunicorn started, e.g. THREADS=2 (repeatable)",
     )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="only the peer comparison (benchmarks/peers/): service, bare Flask, FastAPI, minimal",
+    )
+    parser.add_argument("--rounds", type=int, help="--peers: alternating rounds (default 3)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="--peers: also run the service from this checkout (e.g. a git worktree of main)",
+    )
+    parser.add_argument("--duration", type=float, help="--peers: measured seconds per run")
+    parser.add_argument(
+        "--connections",
+        default="16,200",
+        help="--peers: keep-alive connection counts, comma-separated (default 16,200)",
+    )
     args = parser.parse_args(argv)
+    if args.peers:
+        return run_peers(parser, args)
     if args.profile and profile.py_spy() is None:
         parser.error("--profile needs py-spy (pip install -c constraints.txt py-spy)")
     if any("=" not in item for item in args.server_env):

@@ -77,18 +77,23 @@ class GunicornServer:
             **(environ or {}),
         }
         self.environ.pop("AIP_HTTP_PORT", None)
+        self.cwd = REPO_ROOT  # where the server runs (its `service` package comes from there)
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
 
-    def start(self) -> None:
+    def command(self) -> list[str]:
+        """The server's command line (a subclass may run another server the same way)."""
         command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)]
-        command += ["--bind", f"127.0.0.1:{self.port}", self.app]
+        return [*command, "--bind", f"127.0.0.1:{self.port}", self.app]
+
+    def start(self) -> None:
+        command = self.command()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log, affinity(self.cpus):
             self.started_at = time.monotonic()
             self.process = subprocess.Popen(
                 command,
-                cwd=REPO_ROOT,
+                cwd=self.cwd,
                 env=self.environ,
                 stdout=log,
                 stderr=log,

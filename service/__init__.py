@@ -2,9 +2,10 @@
 
     gunicorn -c service/gunicorn.conf.py "service:create_app()"
 
-Each concern is a module with an `init_app` (logs, errors, timing) or a blueprint (health,
-predict); `create_app` wires them together, builds the backend and warms it up, so that a
-Gunicorn worker only takes traffic once the model answers.
+Each concern is a module with an `init_app` (logs, errors, timing, readiness) or a blueprint
+(health, predict, model_server); `create_app` wires them together, builds the backend and
+warms it up, so that a Gunicorn worker only takes traffic once the model answers. Every route
+that predicts goes through service/inference.py.
 """
 
 from __future__ import annotations
@@ -22,7 +23,17 @@ def create_app(settings: Settings | None = None, *, log_stream: TextIO | None = 
     """The WSGI app. Settings come from the environment unless given; logs go to stdout."""
     # Imported here so that `service.config` stays importable without the serving stack
     # (gunicorn.conf.py reads it before a worker imports NumPy).
-    from service import errors, health, logs, model_server, openapi, predict, timing
+    from service import (
+        errors,
+        fast_json,
+        health,
+        logs,
+        model_server,
+        openapi,
+        predict,
+        readiness,
+        timing,
+    )
 
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)  # no /static route: openapi.json lists them all
@@ -31,12 +42,13 @@ def create_app(settings: Settings | None = None, *, log_stream: TextIO | None = 
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     # A multipart form holds at most one file per instance (plus some slack for other fields).
     app.config["MAX_FORM_PARTS"] = settings.max_batch + 16
-    app.json.sort_keys = False  # keep "predictions" first and confidences in class order
+    fast_json.init_app(app)  # orjson; keeps "predictions" first and confidences in class order
 
     logs.init_app(app, settings, stream=log_stream)
     errors.init_app(app)
     timing.init_app(app)
-    health.init_app(app, settings)
+    readiness.init_app(app, settings)
+    health.init_app(app)
     predict.init_app(app, settings)
     model_server.init_app(app, settings)
     openapi.init_app(app, settings)

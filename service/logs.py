@@ -1,21 +1,24 @@
 """Structured logs for Cloud Logging: one JSON line per request, on standard output.
 
-google-cloud-logging's `StructuredLogHandler` writes the line in the format Cloud Run's agent
-parses (severity, httpRequest, logging.googleapis.com/trace...). The trace id comes from the
-request's `traceparent` or `X-Cloud-Trace-Context` header (parsed by the library's own parsers)
-and is written as `projects/PROJECT_ID/traces/TRACE_ID` when PROJECT_ID is set. Views add their
-own fields (labels, confidences, backend) to `g.log_fields`. Neither bodies, nor query values,
-nor headers other than the User-Agent are ever logged.
+google-cloud-logging's `StructuredLogHandler` writes records in the format Cloud Run's agent
+parses (severity, httpRequest, logging.googleapis.com/trace...); the request line itself is
+written by service/request_log.py in the same format, built once per request. The trace id
+comes from the request's `traceparent` or `X-Cloud-Trace-Context` header (validated here: a
+trace id that is not 32 hex characters is dropped) and is written as
+`projects/PROJECT_ID/traces/TRACE_ID` when PROJECT_ID is set. Views add their own fields
+(labels, confidences, backend) to `g.log_fields`. Neither bodies, nor query values, nor headers
+other than the User-Agent are ever logged.
 
 The handler's stock filter (`CloudLoggingFilter`) looks for a Flask or Django request on every
-record and rebuilds its full URL each time (the costliest part of a prediction's log line, and
-it would log a query string's `?access_token=` in the clear). `RequestDataFilter` takes its place
-on the handler: it reads each request's data once, with the query values redacted, and fills the
-same record fields the handler's format expects.
+record and rebuilds its full URL each time (costly, and it would log a query string's
+`?access_token=` in the clear). `RequestDataFilter` takes its place on the handler: it reads
+each request's data once, with the query values redacted, and fills the same record fields the
+handler's format expects.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -25,12 +28,11 @@ from typing import Any, NamedTuple, TextIO
 
 from flask import Flask, Response, g, has_request_context, request
 from google.cloud.logging_v2.handlers import CloudLoggingFilter, StructuredLogHandler
-from google.cloud.logging_v2.handlers._helpers import _parse_trace_parent, _parse_xcloud_trace
 
 from service.config import Settings
 
 PACKAGE_LOGGER = "service"
-REQUEST_LOGGER = "service.request"
+REQUEST_LOGGER = "service.request"  # the request lines (service/request_log.py)
 REDACTED = "REDACTED"
 # A query key kept in the log: a short parameter name. A longer or odder key may be a token.
 _PARAMETER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-\[\]]{0,39}")
@@ -48,8 +50,9 @@ class RequestData(NamedTuple):
 
 def init_app(app: Flask, settings: Settings, stream: TextIO | None = None) -> None:
     """Send the package's logs through a StructuredLogHandler and log each request once."""
-    configure_package_logger(settings, stream)
-    request_logger = logging.getLogger(REQUEST_LOGGER)
+    from service.request_log import RequestLog
+
+    request_log = RequestLog(configure_package_logger(settings, stream), settings.project_id)
 
     @app.before_request
     def start_clock() -> None:
@@ -57,21 +60,13 @@ def init_app(app: Flask, settings: Settings, stream: TextIO | None = None) -> No
 
     @app.after_request
     def log_request(response: Response) -> Response:
-        request_logger.log(
-            _severity(response.status_code),
-            "%s %s %d",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={
-                "http_request": _http_request(response),
-                "json_fields": _json_fields(),
-            },
-        )
+        request_log.log_request(response)
         return response
 
 
-def configure_package_logger(settings: Settings, stream: TextIO | None = None) -> None:
+def configure_package_logger(
+    settings: Settings, stream: TextIO | None = None
+) -> StructuredLogHandler:
     """One StructuredLogHandler on the `service` logger (replacing any earlier one)."""
     logger = logging.getLogger(PACKAGE_LOGGER)
     for handler in list(logger.handlers):
@@ -88,6 +83,7 @@ def configure_package_logger(settings: Settings, stream: TextIO | None = None) -
     for root_handler in logging.getLogger().handlers:
         if isinstance(root_handler, StructuredLogHandler):
             use_request_data_filter(root_handler, settings)
+    return handler
 
 
 def use_request_data_filter(handler: StructuredLogHandler, settings: Settings) -> None:
@@ -95,14 +91,6 @@ def use_request_data_filter(handler: StructuredLogHandler, settings: Settings) -
     for old_filter in [f for f in handler.filters if isinstance(f, CloudLoggingFilter)]:
         handler.removeFilter(old_filter)
     handler.addFilter(RequestDataFilter(project=settings.project_id))
-
-
-def _severity(status: int) -> int:
-    if status >= 500:
-        return logging.ERROR
-    if status >= 400:
-        return logging.WARNING
-    return logging.INFO
 
 
 class RequestDataFilter(CloudLoggingFilter):
@@ -140,6 +128,49 @@ class RequestDataFilter(CloudLoggingFilter):
 
 
 _NO_REQUEST = RequestData(None, None, None, False)
+# W3C Trace Context (www.w3.org/TR/trace-context): version-traceid-parentid-flags, lowercase
+# hex, neither id all zeros; the same rules as the library's _parse_trace_parent.
+_TRACEPARENT = re.compile(
+    r"[ \t]?(?!ff)[0-9a-f]{2}-(?!0{32})([0-9a-f]{32})-(?!0{16})([0-9a-f]{16})-([0-9a-f]{2})"
+    r"(?:-[^\r\n]*)?[ \t]?"
+)
+# Cloud Trace's legacy header (cloud.google.com/trace/docs/trace-context#legacy-http-header):
+# TRACE_ID[/SPAN_ID][;o=OPTIONS], a 32-hex trace id and a decimal 64-bit span id. The library's
+# own parser takes any run of word characters as the trace id (8,000 of them, say): here a trace
+# id that is not exactly 32 hex characters is dropped, and its span with it.
+_XCLOUD_TRACE = re.compile(r"([0-9a-fA-F]{32})(?:/([0-9]{1,20}))?(?:;o=([0-9]))?(?:;.*)?")
+
+
+def trace_context(environ: dict[str, Any]) -> tuple[str | None, str | None, bool]:
+    """(trace id, span id as 16 hex, sampled) from `traceparent`, else `X-Cloud-Trace-Context`,
+    the library's order; (None, None, False) when neither holds a valid trace id."""
+    match = _TRACEPARENT.fullmatch(environ.get("HTTP_TRACEPARENT", ""))
+    if match:
+        return match[1], match[2], bool(int(match[3], 16) & 1)
+    match = _XCLOUD_TRACE.fullmatch(environ.get("HTTP_X_CLOUD_TRACE_CONTEXT", ""))
+    if not match:
+        return None, None, False
+    span = int(match[2]) if match[2] else 0
+    # Cloud Logging's spanId is 16 hex digits: the decimal span id converted, as the library does.
+    span_id = f"{span:016x}" if 0 < span < 2**64 else None
+    return match[1].lower(), span_id, match[3] == "1"
+
+
+def client_ip(environ: dict[str, Any]) -> str | None:
+    """The client's address: the LAST entry of X-Forwarded-For, the one Cloud Run's front end
+    wrote, if it is an IP address; else the connection's peer. Entries before it are whatever
+    the client sent (`X-Forwarded-For: 6.6.6.6` from the client arrives as `6.6.6.6, CLIENT`).
+    Google documents that the proxy appends the client's address (cloud.google.com/functions/
+    docs/reference/headers: "clientIp, proxy1Ip, proxy2Ip"); reports from Cloud Run say it
+    replaces the header with the client's address alone. The last entry is right either way."""
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+    if forwarded:
+        last = forwarded.rpartition(",")[2].strip()
+        try:
+            return str(ipaddress.ip_address(last))
+        except ValueError:
+            pass
+    return environ.get("REMOTE_ADDR")
 
 
 def current_request_data() -> RequestData:
@@ -148,12 +179,7 @@ def current_request_data() -> RequestData:
         return _NO_REQUEST
     data = g.get("log_request_data")
     if data is None:
-        # W3C traceparent first, then Cloud Trace's own header, as the library does.
-        trace, span_id, sampled = _parse_trace_parent(request.headers.get("traceparent"))
-        if trace is None:
-            trace, span_id, sampled = _parse_xcloud_trace(
-                request.headers.get("X-Cloud-Trace-Context")
-            )
+        trace, span_id, sampled = trace_context(request.environ)
         http_request = {
             "requestMethod": request.method,
             "requestUrl": redacted_url(),
@@ -180,31 +206,3 @@ def _redacted_query_part(part: str) -> str:
     if not equals or not _PARAMETER_NAME.fullmatch(key):
         return REDACTED
     return f"{key}={REDACTED}"
-
-
-def _http_request(response: Response) -> dict[str, Any]:
-    started = g.get("request_started")
-    latency = time.perf_counter() - started if started is not None else 0.0
-    fields: dict[str, Any] = {
-        **current_request_data().http_request,
-        "status": response.status_code,
-        "latency": f"{latency:.6f}s",
-        # Cloud Run's front end puts the client first in X-Forwarded-For.
-        "remoteIp": request.access_route[0] if request.access_route else request.remote_addr,
-    }
-    if request.content_length is not None:
-        fields["requestSize"] = str(request.content_length)
-    if response.content_length is not None:
-        fields["responseSize"] = str(response.content_length)
-    return fields
-
-
-def _json_fields() -> dict[str, Any]:
-    fields: dict[str, Any] = dict(g.get("log_fields", {}))
-    error_code = g.get("error_code")
-    if error_code:
-        fields["error_code"] = error_code
-    timer = g.get("stage_timer")
-    if timer is not None and timer.milliseconds:
-        fields["timing_ms"] = {name: round(ms, 3) for name, ms in timer.milliseconds.items()}
-    return fields

@@ -10,13 +10,13 @@ import base64
 import binascii
 import json
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from flask import Request
 
 from service.errors import ApiError
+from service.inference import Instance, check_batch
 from service.preprocess import MODEL_SIZE
 
 IMAGE_MEDIA_TYPES = frozenset(
@@ -28,14 +28,6 @@ MULTIPART_FIELD = "image"
 # Python's parser already stops very deep nesting with a RecursionError; this keeps a number
 # with thousands of digits from costing a quadratic int() conversion.
 _MAX_NUMBER_DIGITS = 32
-
-
-@dataclass(frozen=True)
-class Instance:
-    """One thing to classify: encoded image bytes, or pixels (float64 28x28, 0-255)."""
-
-    image_bytes: bytes | None = None
-    pixels: np.ndarray | None = None
 
 
 class _NumberError(ValueError):
@@ -63,14 +55,7 @@ def parse_instances(request: Request, max_batch: int) -> list[Instance]:
             "UNSUPPORTED_MEDIA_TYPE",
             f"Content-Type {shown!r} is not accepted; use one of: {accepted}.",
         )
-    if not instances:
-        raise ApiError(422, "EMPTY_BATCH", "The request has no instances to classify.")
-    if len(instances) > max_batch:
-        raise ApiError(
-            413,
-            "BATCH_TOO_LARGE",
-            f"The request has {len(instances)} instances; the limit is {max_batch} (MAX_BATCH).",
-        )
+    check_batch(len(instances), max_batch)
     return instances
 
 
@@ -170,11 +155,14 @@ def _pixel_array(pixels: Any, where: str) -> np.ndarray:
                 422, "INVALID_PIXELS", f"{where}.pixels[{row_index}]: every value must be a number."
             )
     array = np.array(pixels, dtype=np.float64)
-    if array.min() < 0 or array.max() > 255:
+    outside = (array < 0) | (array > 255)
+    if outside.any():
+        row, column = (int(i) for i in np.argwhere(outside)[0])
+        # The value as sent (repr keeps every digit): 255.0000001 must not read as 255.
         raise ApiError(
             422,
             "PIXEL_OUT_OF_RANGE",
-            f"{where}.pixels: values must lie within 0-255 "
-            f"(found {array.min():g} to {array.max():g}).",
+            f"{where}.pixels: values must lie within 0-255; {int(outside.sum())} do not, "
+            f"the first being pixels[{row}][{column}] = {pixels[row][column]!r}.",
         )
     return array

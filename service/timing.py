@@ -3,56 +3,66 @@
 A view wraps each stage in `with stage("decode"):`; durations of a stage that runs once per
 instance add up. The header (`decode;dur=0.412, preprocess;dur=0.095, infer;dur=0.61`, in
 milliseconds) lets a client or a load test see where the time of one request went; the same
-figures go into the request's log line.
+figures go into the request's log line (`timing_ms`).
+
+The durations live in one dict per request (`g.stage_ms`, name -> ms, first-seen order). A
+stage's context manager is made once per name and reused by every request and thread: it keeps
+its start instant in `g` too, so timing a stage allocates nothing but the float. Stages do not
+nest.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 from flask import Flask, Response, g
 
 STAGES = ("decode", "preprocess", "infer")
 
 
-class StageTimer:
-    """Accumulates wall-clock milliseconds per named stage, in first-seen order."""
+class _Stage:
+    """`with stage(name):` adds the block's wall-clock milliseconds to g.stage_ms[name], also
+    when the block raises (a failed upstream call is timed too)."""
 
-    def __init__(self) -> None:
-        self.milliseconds: dict[str, float] = {}
+    __slots__ = ("name",)
 
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            elapsed = (time.perf_counter() - started) * 1000.0
-            self.milliseconds[name] = self.milliseconds.get(name, 0.0) + elapsed
+    def __init__(self, name: str) -> None:
+        self.name = name
 
-    def header_value(self) -> str:
-        return ", ".join(f"{name};dur={ms:.3f}" for name, ms in self.milliseconds.items())
+    def __enter__(self) -> None:
+        g.stage_started = time.perf_counter()
+
+    def __exit__(self, *_exc: Any) -> None:
+        elapsed = (time.perf_counter() - g.stage_started) * 1000.0
+        stage_ms = _stage_ms()
+        stage_ms[self.name] = stage_ms.get(self.name, 0.0) + elapsed
+
+
+_STAGE_OBJECTS = {name: _Stage(name) for name in STAGES}
+
+
+def stage(name: str) -> _Stage:
+    """Time a stage of the current request (see `_Stage`)."""
+    return _STAGE_OBJECTS.get(name) or _Stage(name)
 
 
 def expect_stages(*names: str) -> None:
     """Report these stages even if they do not run (as 0 ms), so the header keeps one shape."""
-    timer = current_timer()
+    stage_ms = _stage_ms()
     for name in names:
-        timer.milliseconds.setdefault(name, 0.0)
+        stage_ms.setdefault(name, 0.0)
 
 
-def stage(name: str) -> AbstractContextManager[None]:
-    """Time a stage of the current request (see `StageTimer.stage`)."""
-    return current_timer().stage(name)
+def _stage_ms() -> dict[str, float]:
+    stage_ms = g.get("stage_ms")
+    if stage_ms is None:
+        stage_ms = g.stage_ms = {}
+    return stage_ms
 
 
-def current_timer() -> StageTimer:
-    timer = g.get("stage_timer")
-    if timer is None:
-        timer = g.stage_timer = StageTimer()
-    return timer
+def header_value(stage_ms: dict[str, float]) -> str:
+    return ", ".join(f"{name};dur={ms:.3f}" for name, ms in stage_ms.items())
 
 
 def init_app(app: Flask) -> None:
@@ -60,7 +70,7 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def add_server_timing(response: Response) -> Response:
-        timer = g.get("stage_timer")
-        if timer is not None and timer.milliseconds:
-            response.headers["Server-Timing"] = timer.header_value()
+        stage_ms = g.get("stage_ms")
+        if stage_ms:
+            response.headers["Server-Timing"] = header_value(stage_ms)
         return response

@@ -23,10 +23,10 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
+from service import inference
 from service.errors import ApiError
-from service.health import current_readiness
 from service.labels import CLASS_NAMES
-from service.model_server import infer
+from service.readiness import current_readiness
 from service.request_parsing import parse_json
 from service.resilience import UpstreamFailure
 
@@ -157,8 +157,8 @@ def model_infer(model_name: str) -> ResponseReturnValue:
     _check_parameters(body, "parameters")
     wanted = _requested_outputs(body)
     images = _input_images(body.get("inputs"))
-    backend, result = infer(images)
-    count = len(images)
+    outcome = inference.infer(images)
+    result, count = outcome.result, len(images)
     outputs = {
         "probabilities": {
             "name": "probabilities",
@@ -170,14 +170,14 @@ def model_infer(model_name: str) -> ResponseReturnValue:
             "name": "label",
             "shape": [count],
             "datatype": "BYTES",
-            "data": [CLASS_NAMES[i] for i in np.argmax(result.probabilities, axis=1)],
+            "data": [CLASS_NAMES[i] for i in outcome.class_ids.tolist()],
         },
     }
     response: dict[str, Any] = {"model_name": MODEL_NAME}
     if request_id is not None:
         response["id"] = request_id
     response["parameters"] = {
-        "backend": backend.name,
+        "backend": outcome.backend.name,
         "fallback": result.fallback,
         "model_version": result.model_version,
     }
@@ -267,8 +267,7 @@ def _batch_size(shape: Any) -> int:
     )
     if not valid:
         raise InferenceError(f"The input shape must be [N, 28, 28] with N >= 1, not {shape}.")
-    if shape[0] > max_batch:
-        raise InferenceError(f"The batch has {shape[0]} images; the limit is {max_batch}.", 413)
+    inference.check_batch(shape[0], max_batch)  # an ApiError: answered in the spec's shape
     return shape[0]
 
 

@@ -23,12 +23,12 @@ import numpy as np
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from service import inference
 from service.backends.vertex_format import automl_prediction
 from service.config import ConfigError, Settings
 from service.errors import ApiError
-from service.health import current_readiness
-from service.model_server import infer
-from service.predict import model_input
+from service.inference import Instance
+from service.readiness import current_readiness
 from service.request_parsing import json_instance, parse_json
 
 VECTOR_LENGTH = 28 * 28
@@ -63,23 +63,18 @@ def vertex_predict() -> ResponseReturnValue:
     body = parse_json(request.get_data(cache=False))
     if not isinstance(body, dict) or not isinstance(body.get("instances"), list):
         raise ApiError(400, "INVALID_REQUEST", 'The body must be {"instances": [...]}.')
-    instances = body["instances"]
-    if not instances:
-        raise ApiError(422, "EMPTY_BATCH", "The request has no instances to classify.")
-    if len(instances) > settings.max_batch:
-        raise ApiError(
-            413,
-            "BATCH_TOO_LARGE",
-            f"The request has {len(instances)} instances; the limit is {settings.max_batch} "
-            "(MAX_BATCH).",
-        )
+    items = body["instances"]
+    inference.check_batch(len(items), settings.max_batch)
     threshold, limit = _parameters(body)
-    images = np.stack(
-        [_image(item, index, settings.max_pixels) for index, item in enumerate(instances)]
-    )
-    _, result = infer(images)
+    instances = [_instance(item, index) for index, item in enumerate(items)]
+    images, _reports = inference.model_inputs(instances, settings.max_pixels, always_locate=True)
+    outcome = inference.infer(images)
     return jsonify(
-        {"predictions": [automl_prediction(row, threshold, limit) for row in result.probabilities]}
+        {
+            "predictions": [
+                automl_prediction(row, threshold, limit) for row in outcome.result.probabilities
+            ]
+        }
     )
 
 
@@ -103,18 +98,13 @@ def _parameters(body: dict[str, Any]) -> tuple[float, int]:
     return float(threshold), int(limit)
 
 
-def _image(item: Any, index: int, max_pixels: int) -> np.ndarray:
-    """One instance as a float32 (28, 28) image in [0, 1]."""
+def _instance(item: Any, index: int) -> Instance:
+    """One instance: a 784-number vector is the model's input as is; an object is decoded."""
     if isinstance(item, list):
-        return _vector(item, index)
+        return Instance(tensor=_vector(item, index))
     if isinstance(item, dict) and not isinstance(item.get("mimeType", ""), str):
         raise ApiError(400, "INVALID_REQUEST", f"instances[{index}].mimeType must be a string.")
-    instance = json_instance(item, index)
-    try:
-        image, _report = model_input(instance, max_pixels)
-    except ApiError as error:
-        raise error.at(f"instances[{index}]") from None
-    return np.asarray(image, dtype=np.float32)
+    return json_instance(item, index)
 
 
 def _vector(values: list[Any], index: int) -> np.ndarray:

@@ -287,3 +287,16 @@ def test_the_error_names_the_bad_instance_of_a_batch(client: FlaskClient, golden
 
     assert response.status_code == 422
     assert response.json["error"]["message"].startswith("instances[1]")
+
+
+def test_an_out_of_range_pixel_is_named_with_the_value_as_sent(client) -> None:
+    rows = [[0] * 28 for _ in range(28)]
+    rows[3][4] = 255.0000001
+    rows[9][1] = -0.5
+    response = client.post("/predict", json={"instances": [{"pixels": rows}]})
+
+    assert response.status_code == 422
+    error = response.json["error"]
+    assert error["code"] == "PIXEL_OUT_OF_RANGE"
+    assert "2 do not" in error["message"]
+    assert "pixels[3][4] = 255.0000001" in error["message"]

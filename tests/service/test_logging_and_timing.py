@@ -15,6 +15,7 @@ from flask import Flask
 from service_helpers import encode
 
 from service import Settings, create_app
+from service.labels import CLASS_NAMES
 
 TRACE_ID = "105445aa7843bc8bf206b12000100000"
 SECRET_TOKEN = "Bearer sk-do-not-log-me-4f2a"  # noqa: S105 - a marker, not a credential
@@ -62,7 +63,7 @@ def test_one_json_line_per_request_with_cloud_logging_fields(logged_app, golden)
     assert http["requestSize"] == str(len(body))
     assert http["responseSize"] == str(len(response.get_data()))
     assert http["userAgent"] == "log-test/1.0"
-    assert http["remoteIp"] == "203.0.113.9"
+    assert http["remoteIp"] == "10.0.0.1"  # the hop Cloud Run's front end appended
     assert entry["logging.googleapis.com/trace"] == f"projects/demo-project/traces/{TRACE_ID}"
     assert entry["logging.googleapis.com/trace_sampled"] is True
     assert entry["backend"] == "embedded"
@@ -235,3 +236,106 @@ def test_server_timing_reports_decode_preprocess_and_infer(logged_app, golden) -
         assert list(stages) == ["decode", "preprocess", "infer"]
         assert all(float(ms) >= 0 for ms in stages.values())
         assert float(stages["infer"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("forwarded_for", "logged"),
+    [
+        ("6.6.6.6, 198.51.100.7", "198.51.100.7"),  # the client's own entry comes first
+        ("198.51.100.7", "198.51.100.7"),
+        ("6.6.6.6,2001:db8::1", "2001:db8::1"),
+        ("<script>, </script>", "127.0.0.1"),  # not an address: the connection's peer
+        ("6.6.6.6, <script>", "127.0.0.1"),
+    ],
+)
+def test_remote_ip_is_the_last_forwarded_hop_and_an_address(
+    logged_app, forwarded_for, logged
+) -> None:
+    app, stream = logged_app
+    app.test_client().get(
+        "/", headers={"X-Forwarded-For": forwarded_for}, environ_base={"REMOTE_ADDR": "127.0.0.1"}
+    )
+
+    (entry,) = request_lines(stream)
+    assert entry["httpRequest"]["remoteIp"] == logged
+    assert "script" not in stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Cloud-Trace-Context": "a" * 8000 + "/1;o=1"},
+        {"X-Cloud-Trace-Context": "<script>alert(1)</script>/1;o=1"},
+        {"X-Cloud-Trace-Context": TRACE_ID[:31] + "/1;o=1"},
+        {"traceparent": f"00-{'f' * 8000}-b7ad6b7169203331-01"},
+        {"traceparent": f"00-{'0' * 32}-b7ad6b7169203331-01"},
+    ],
+)
+def test_a_trace_id_that_is_not_32_hex_characters_is_dropped(logged_app, headers) -> None:
+    app, stream = logged_app
+    response = app.test_client().get("/", headers=headers)
+
+    assert response.status_code == 200
+    (entry,) = request_lines(stream)
+    assert entry["logging.googleapis.com/trace"] == ""
+    assert entry["logging.googleapis.com/spanId"] == ""
+    assert len(stream.getvalue()) < 2000
+
+
+def test_a_cloud_trace_span_id_is_logged_as_16_hex_digits(logged_app) -> None:
+    app, stream = logged_app
+    app.test_client().get("/", headers={"X-Cloud-Trace-Context": f"{TRACE_ID.upper()}/255;o=1"})
+
+    (entry,) = request_lines(stream)
+    assert entry["logging.googleapis.com/trace"] == f"projects/demo-project/traces/{TRACE_ID}"
+    assert entry["logging.googleapis.com/spanId"] == "00000000000000ff"
+    assert entry["logging.googleapis.com/trace_sampled"] is True
+
+
+def test_every_route_family_logs_the_same_prediction_fields(logged_app, golden) -> None:
+    app, stream = logged_app
+    images, labels = golden
+    client = app.test_client()
+    content = base64.b64encode(encode(images[0], "PNG")).decode()
+    tensor = {"name": "image", "shape": [1, 28, 28], "datatype": "UINT8"}
+    client.post("/predict", json={"instances": [{"content": content}]})
+    client.post("/vertex/predict", json={"instances": [{"content": content}]})
+    client.post(
+        "/v2/models/fashion-mnist/infer",
+        json={"inputs": [{**tensor, "data": images[0].ravel().tolist()}]},
+    )
+
+    entries = request_lines(stream)
+    assert [entry["httpRequest"]["status"] for entry in entries] == [200, 200, 200]
+    for entry in entries:
+        assert set(entry["prediction"]) == {"labels", "confidences"}
+        assert entry["prediction"]["labels"] == [CLASS_NAMES[labels[0]]]
+        assert 0.0 < entry["prediction"]["confidences"][0] <= 1.0
+        assert entry["instances"] == 1 and entry["backend"] == "embedded"
+        assert entry["model"]["version"]
+
+
+def test_the_request_line_has_every_field_the_structured_handler_writes(logged_app) -> None:
+    app, stream = logged_app
+    with app.test_request_context("/predict"):
+        logging.getLogger("service.test").warning("a record through StructuredLogHandler")
+    app.test_client().get("/", headers={"traceparent": f"00-{TRACE_ID}-b7ad6b7169203331-01"})
+
+    handler_line, request_line = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert set(handler_line) <= set(request_line)
+    assert request_line["logging.googleapis.com/labels"] == {"python_logger": "service.request"}
+    assert request_line["logging.googleapis.com/sourceLocation"]["file"].endswith(".py")
+    assert request_line["logging.googleapis.com/trace_sampled"] is True
+
+
+def test_log_level_warning_keeps_only_the_failed_requests_lines() -> None:
+    stream = io.StringIO()
+    app = create_app(Settings(log_level="WARNING"), log_stream=stream)
+    stream.seek(0)
+    stream.truncate()
+    client = app.test_client()
+    client.get("/")
+    client.get("/no-such-route")
+
+    (entry,) = request_lines(stream)
+    assert entry["httpRequest"]["status"] == 404 and entry["severity"] == "WARNING"
