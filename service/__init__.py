@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None, *, log_stream: TextIO | None = 
     """The WSGI app. Settings come from the environment unless given; logs go to stdout."""
     # Imported here so that `service.config` stays importable without the serving stack
     # (gunicorn.conf.py reads it before a worker imports NumPy).
-    from service import errors, health, logs, model_server, openapi, predict, timing
+    from service import admission, errors, health, logs, model_server, openapi, predict, timing
 
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)  # no /static route: openapi.json lists them all
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, log_stream: TextIO | None = 
 
     logs.init_app(app, settings, stream=log_stream)
     errors.init_app(app)
+    admission.init_app(app, settings)  # before health: its self-test decodes images
     timing.init_app(app)
     health.init_app(app, settings)
     predict.init_app(app, settings)

@@ -1,0 +1,195 @@
+"""Admission: how much image decoding one worker process lets run at once.
+
+Before its first pixel is decoded, every image reserves what decoding it will cost
+(service/decode_memory.py) from the process's budget, `DECODE_MEMORY_MB`:
+- an image that costs more than the whole budget could never run: 413 `IMAGE_TOO_LARGE`;
+- while the budget is full, a request waits, in arrival order (a large image is not starved by a
+  stream of small ones), up to `DECODE_WAIT_SECONDS`, then gets 503 `OVERLOADED` with
+  `Retry-After`. The kernel's OOM killer never has to choose a worker.
+
+The budget is shared by the worker's threads (gthread) or greenlets (gevent patches
+`threading`, so the same condition variable then yields to the event loop).
+
+Memory goes back to the system afterwards: glibc's malloc otherwise raises its mmap threshold
+to the largest block freed so far (up to 32 MiB), after which image-sized blocks come from heaps
+and per-thread arenas that it seldom returns; workers kept 380-450 MB after a few large images.
+`init_app` fixes the threshold (so large blocks are mmapped and unmapped on free), caps the
+arenas, and `malloc_trim` runs when the last decode of a busy spell ends.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import ctypes.util
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from flask import Flask, Response, g, has_request_context
+
+from service.config import Settings
+from service.errors import ApiError
+
+logger = logging.getLogger(__name__)
+MIB = 2**20
+# glibc's mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+MMAP_THRESHOLD_BYTES = 1 * MIB  # blocks from this size up are mmapped, and unmapped when freed
+ARENA_MAX = 2
+# malloc_trim walks the heaps; run it only after this much was reserved since the last one.
+TRIM_AFTER_BYTES = 32 * MIB
+
+
+class DecodeBudget:
+    """Bytes of decoding in flight in this process, at most `capacity`; FIFO when full."""
+
+    def __init__(self, capacity: int, wait_seconds: float) -> None:
+        self.capacity = capacity
+        self.wait_seconds = wait_seconds
+        self._in_use = 0
+        self._waiting: collections.deque[object] = collections.deque()
+        self._condition = threading.Condition()
+        self._reserved_since_trim = 0
+
+    @property
+    def in_use(self) -> int:
+        return self._in_use
+
+    @property
+    def retry_after_seconds(self) -> int:
+        return max(1, math.ceil(self.wait_seconds))
+
+    @contextmanager
+    def reserve(self, cost: int, what: str) -> Iterator[None]:
+        """Hold `cost` bytes of the budget while the block runs; `what` names the image in
+        the errors ("this 4096x4096 PNG image (LA)")."""
+        if cost > self.capacity:
+            raise ApiError(
+                413,
+                "IMAGE_TOO_LARGE",
+                f"Decoding {what} needs about {cost / MIB:.0f} MiB, more than a worker decodes "
+                f"at once ({self.capacity / MIB:.0f} MiB, DECODE_MEMORY_MB); send a smaller "
+                "image, or an 8-bit PNG or a baseline JPEG, which cost less to decode.",
+            )
+        self._acquire(cost)
+        try:
+            yield
+        finally:
+            self._release(cost)
+
+    def _acquire(self, cost: int) -> None:
+        with self._condition:
+            if not self._waiting and self._in_use + cost <= self.capacity:
+                self._in_use += cost
+                return
+            ticket = object()
+            self._waiting.append(ticket)
+            deadline = time.monotonic() + self.wait_seconds
+            try:
+                while self._waiting[0] is not ticket or self._in_use + cost > self.capacity:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise self._overloaded()
+                    self._condition.wait(remaining)
+                self._in_use += cost
+            finally:
+                self._waiting.remove(ticket)
+                self._condition.notify_all()  # the next in line may fit now
+
+    def _release(self, cost: int) -> None:
+        with self._condition:
+            self._in_use -= cost
+            self._reserved_since_trim += cost
+            trim = self._in_use == 0 and self._reserved_since_trim >= TRIM_AFTER_BYTES
+            if trim:
+                self._reserved_since_trim = 0
+            self._condition.notify_all()
+        if trim:
+            release_free_memory()
+
+    def _overloaded(self) -> ApiError:
+        if has_request_context():
+            g.admission_retry_after = self.retry_after_seconds
+        return ApiError(
+            503,
+            "OVERLOADED",
+            "This worker is decoding as many large images as its memory allows "
+            f"(DECODE_MEMORY_MB={self.capacity // MIB}); retry after "
+            f"{self.retry_after_seconds} s.",
+        )
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The process's decode limits: the longest side an image may declare, and the budget."""
+
+    max_image_side: int
+    budget: DecodeBudget
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Admission:
+        budget = DecodeBudget(settings.decode_memory_mb * MIB, settings.decode_wait_seconds)
+        return cls(max_image_side=settings.max_image_side, budget=budget)
+
+
+_current = Admission.from_settings(Settings())
+
+
+def current() -> Admission:
+    """The limits of this process (the defaults until `init_app` runs)."""
+    return _current
+
+
+def configure(settings: Settings) -> Admission:
+    """Install `settings`' limits for this process and tune malloc; the new limits."""
+    global _current
+    _current = Admission.from_settings(settings)
+    tune_allocator()
+    return _current
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """`configure`, and a Retry-After header on the 503s a full budget causes."""
+    configure(settings)
+
+    @app.after_request
+    def add_retry_after(response: Response) -> Response:
+        seconds = g.pop("admission_retry_after", None)
+        if seconds is not None and response.status_code == 503:
+            response.headers.setdefault("Retry-After", str(seconds))
+        return response
+
+
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    if libc is None or not hasattr(libc, "mallopt") or not hasattr(libc, "malloc_trim"):
+        return None  # not glibc (musl, macOS): its allocator behaves differently anyway
+    return libc
+
+
+_LIBC = _libc()
+
+
+def tune_allocator() -> bool:
+    """Fixed mmap and trim thresholds and at most ARENA_MAX arenas; False without glibc."""
+    if _LIBC is None:
+        return False
+    _LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    _LIBC.mallopt(_M_TRIM_THRESHOLD, 4 * MMAP_THRESHOLD_BYTES)
+    _LIBC.mallopt(_M_ARENA_MAX, ARENA_MAX)
+    return True
+
+
+def release_free_memory() -> None:
+    """Give the heaps' free pages back to the system (glibc's malloc_trim)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
