@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from flask import Flask, Response, g, has_request_context
+from flask import Flask, Response, current_app, g, has_app_context, has_request_context
 
 from service.config import Settings
 from service.errors import ApiError
@@ -137,25 +137,32 @@ class Admission:
         return cls(max_image_side=settings.max_image_side, budget=budget)
 
 
-_current = Admission.from_settings(Settings())
+_default = Admission.from_settings(Settings())
 
 
 def current() -> Admission:
-    """The limits of this process (the defaults until `init_app` runs)."""
-    return _current
+    """The limits of the app serving this request (one app per worker process under
+    Gunicorn); outside an app context, the process's (`configure`, else the defaults)."""
+    if has_app_context():
+        limits = current_app.extensions.get("admission")
+        if limits is not None:
+            return limits
+    return _default
 
 
 def configure(settings: Settings) -> Admission:
-    """Install `settings`' limits for this process and tune malloc; the new limits."""
-    global _current
-    _current = Admission.from_settings(settings)
+    """Install `settings`' limits as the process's own and tune malloc; the new limits."""
+    global _default
+    _default = Admission.from_settings(settings)
     tune_allocator()
-    return _current
+    return _default
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    """`configure`, and a Retry-After header on the 503s a full budget causes."""
-    configure(settings)
+    """The app's limits (its own budget, so that apps built in one process, as tests do, do
+    not share one), tuned malloc, and a Retry-After header on the 503s a full budget causes."""
+    app.extensions["admission"] = Admission.from_settings(settings)
+    tune_allocator()
 
     @app.after_request
     def add_retry_after(response: Response) -> Response:
