@@ -21,6 +21,10 @@ DIRECT_ALPHA_MODES = frozenset({"LA", "RGBA"})
 ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 # Reduced before any conversion (Image.reduce supports them), so no full-size copy is made.
 REDUCIBLE_MODES = frozenset({"L", "RGB", "RGBX", "CMYK", "YCbCr"})
+# 16-bit gray that a box resize reduces correctly. Pillow 13.0.0 resizes I;16B as if it were
+# little-endian (garbage; seen here, and guarded by test_image_modes), so big-endian 16-bit
+# gray is widened to "I" first.
+RESIZABLE_16_BIT = frozenset({"I;16", "I;16L"})
 
 
 def is_wide(mode: str) -> bool:
@@ -33,7 +37,8 @@ def conversion_bytes(image: Image.Image) -> int:
     pixels = image.size[0] * image.size[1]
     mode = image.mode
     if is_wide(mode):
-        return 0  # reduced in its own mode first, then scaled
+        # Reduced in its own mode first, then scaled; other 16-bit layouts are widened first.
+        return 0 if mode in ("I", "F") or mode in RESIZABLE_16_BIT else 4 * pixels
     if mode == "P":
         return pixels  # one 8-bit image through a composited gray palette
     if mode in DIRECT_ALPHA_MODES:
@@ -146,8 +151,10 @@ def reduce(image: Image.Image) -> Image.Image:
     factor = max(image.size) // WORKING_SIZE
     if factor < 2:
         return image
-    if image.mode.startswith("I;16"):  # Image.reduce has no 16-bit mode; a box resize does
+    if image.mode in RESIZABLE_16_BIT:  # Image.reduce has no 16-bit mode; a box resize does
         width, height = image.size
         size = (-(-width // factor), -(-height // factor))
         return image.resize(size, Image.Resampling.BOX)
+    if image.mode.startswith("I;"):
+        image = image.convert("I")  # big-endian or other 16-bit layouts (see RESIZABLE_16_BIT)
     return image.reduce(factor)
