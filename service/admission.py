@@ -1,11 +1,12 @@
-"""Admission: how much image decoding one worker process lets run at once.
+"""Admission: how much memory one worker process lets requests take at once.
 
 Before its first pixel is decoded, every image reserves what decoding it will cost
-(service/decode_memory.py) from the process's budget, `DECODE_MEMORY_MB`:
-- an image that costs more than the whole budget could never run: 413 `IMAGE_TOO_LARGE`;
-- while the budget is full, a request waits, in arrival order (a large image is not starved by a
-  stream of small ones), up to `DECODE_WAIT_SECONDS`, then gets 503 `OVERLOADED` with
-  `Retry-After`. The kernel's OOM killer never has to choose a worker.
+(service/decode_memory.py) from the process's decode budget, `DECODE_MEMORY_MB` (an image that
+alone costs more is refused with 413 by service/preprocess.py). Before the view reads a large
+request body, the request reserves twice its length from the body budget, `BODY_MEMORY_MB`.
+While a budget is full, a request waits, in arrival order (a large image is not starved by a
+stream of small ones), up to `DECODE_WAIT_SECONDS`, then gets 503 `OVERLOADED` with
+`Retry-After`. The kernel's OOM killer never has to choose a worker.
 
 The budget is shared by the worker's threads (gthread) or greenlets (gevent patches
 `threading`, so the same condition variable then yields to the event loop).
@@ -30,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from flask import Flask, Response, current_app, g, has_app_context, has_request_context
+from flask import Flask, Response, current_app, g, has_app_context, has_request_context, request
 
 from service.config import Settings
 from service.errors import ApiError
@@ -43,14 +44,21 @@ MMAP_THRESHOLD_BYTES = 1 * MIB  # blocks from this size up are mmapped, and unma
 ARENA_MAX = 2
 # malloc_trim walks the heaps; run it only after this much was reserved since the last one.
 TRIM_AFTER_BYTES = 32 * MIB
+# Bodies up to this size are not counted (a 28x28 PNG is ~0.5 KB; a phone photo ~3 MB).
+UNCOUNTED_BODY_BYTES = 256 * 1024
 
 
-class DecodeBudget:
-    """Bytes of decoding in flight in this process, at most `capacity`; FIFO when full."""
+class MemoryBudget:
+    """Bytes in flight in this process for one purpose, at most `capacity`; FIFO when full.
 
-    def __init__(self, capacity: int, wait_seconds: float) -> None:
+    `setting` (the variable that sets the capacity) and `work` ("decoding large images")
+    name it in the 503 a client gets after waiting `wait_seconds` in vain."""
+
+    def __init__(self, capacity: int, wait_seconds: float, setting: str, work: str) -> None:
         self.capacity = capacity
         self.wait_seconds = wait_seconds
+        self.setting = setting
+        self.work = work
         self._in_use = 0
         self._waiting: collections.deque[object] = collections.deque()
         self._condition = threading.Condition()
@@ -65,28 +73,22 @@ class DecodeBudget:
         return max(1, math.ceil(self.wait_seconds))
 
     @contextmanager
-    def reserve(self, cost: int, what: str) -> Iterator[None]:
-        """Hold `cost` bytes of the budget while the block runs; `what` names the image in
-        the errors ("this 4096x4096 PNG image (LA)")."""
-        if cost > self.capacity:
-            raise ApiError(
-                413,
-                "IMAGE_TOO_LARGE",
-                f"Decoding {what} needs about {cost / MIB:.0f} MiB, more than a worker decodes "
-                f"at once ({self.capacity / MIB:.0f} MiB, DECODE_MEMORY_MB); send a smaller "
-                "image, or an 8-bit PNG or a baseline JPEG, which cost less to decode.",
-            )
-        self._acquire(cost)
+    def reserve(self, cost: int) -> Iterator[None]:
+        """Hold `cost` bytes (at most the whole capacity) while the block runs."""
+        cost = self.acquire(cost)
         try:
             yield
         finally:
-            self._release(cost)
+            self.release(cost)
 
-    def _acquire(self, cost: int) -> None:
+    def acquire(self, cost: int) -> int:
+        """Wait for room for `cost` bytes, capped at the capacity, and take it: the bytes taken,
+        for `release`. ApiError 503 OVERLOADED after `wait_seconds` without room."""
+        cost = min(cost, self.capacity)
         with self._condition:
             if not self._waiting and self._in_use + cost <= self.capacity:
                 self._in_use += cost
-                return
+                return cost
             ticket = object()
             self._waiting.append(ticket)
             deadline = time.monotonic() + self.wait_seconds
@@ -97,11 +99,12 @@ class DecodeBudget:
                         raise self._overloaded()
                     self._condition.wait(remaining)
                 self._in_use += cost
+                return cost
             finally:
                 self._waiting.remove(ticket)
                 self._condition.notify_all()  # the next in line may fit now
 
-    def _release(self, cost: int) -> None:
+    def release(self, cost: int) -> None:
         with self._condition:
             self._in_use -= cost
             self._reserved_since_trim += cost
@@ -118,23 +121,41 @@ class DecodeBudget:
         return ApiError(
             503,
             "OVERLOADED",
-            "This worker is decoding as many large images as its memory allows "
-            f"(DECODE_MEMORY_MB={self.capacity // MIB}); retry after "
-            f"{self.retry_after_seconds} s.",
+            f"This worker is {self.work} with all the memory it allows "
+            f"({self.setting}={self.capacity // MIB}); retry after {self.retry_after_seconds} s.",
         )
 
 
 @dataclass(frozen=True)
 class Admission:
-    """The process's decode limits: the longest side an image may declare, and the budget."""
+    """A process's limits: the longest side an image may declare, the decode budget and the
+    request-body budget."""
 
     max_image_side: int
-    budget: DecodeBudget
+    budget: MemoryBudget
+    bodies: MemoryBudget
+    max_body_bytes: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Admission:
-        budget = DecodeBudget(settings.decode_memory_mb * MIB, settings.decode_wait_seconds)
-        return cls(max_image_side=settings.max_image_side, budget=budget)
+        wait = settings.decode_wait_seconds
+        return cls(
+            max_image_side=settings.max_image_side,
+            budget=MemoryBudget(
+                settings.decode_memory_mb * MIB, wait, "DECODE_MEMORY_MB", "decoding images"
+            ),
+            bodies=MemoryBudget(
+                settings.body_memory_mb * MIB, wait, "BODY_MEMORY_MB", "reading request bodies"
+            ),
+            max_body_bytes=settings.max_body_bytes,
+        )
+
+    def body_cost(self, content_length: int | None, chunked: bool) -> int:
+        """What a request body will hold while the request runs: twice its length (the bytes,
+        and the copy parsing makes: base64 decoded, multipart parts), 0 for a small body."""
+        if content_length is None:
+            return 2 * self.max_body_bytes if chunked else 0  # its length is known at the end
+        return 2 * content_length if content_length > UNCOUNTED_BODY_BYTES else 0
 
 
 _default = Admission.from_settings(Settings())
@@ -161,8 +182,23 @@ def configure(settings: Settings) -> Admission:
 def init_app(app: Flask, settings: Settings) -> None:
     """The app's limits (its own budget, so that apps built in one process, as tests do, do
     not share one), tuned malloc, and a Retry-After header on the 503s a full budget causes."""
-    app.extensions["admission"] = Admission.from_settings(settings)
+    limits = app.extensions["admission"] = Admission.from_settings(settings)
     tune_allocator()
+
+    @app.before_request
+    def reserve_body_memory() -> None:
+        # Before the view reads the body: under gevent, 80 requests in flight would otherwise
+        # hold 80 bodies of up to MAX_BODY_BYTES at once.
+        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        cost = limits.body_cost(request.content_length, chunked)
+        if cost:
+            g.admission_body_bytes = limits.bodies.acquire(cost)
+
+    @app.teardown_request
+    def release_body_memory(_error: BaseException | None) -> None:
+        taken = g.pop("admission_body_bytes", None)
+        if taken:
+            limits.bodies.release(taken)
 
     @app.after_request
     def add_retry_after(response: Response) -> Response:

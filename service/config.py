@@ -28,6 +28,9 @@ DEFAULT_MAX_IMAGE_SIDE = 8192
 # Decoding in flight per worker process (service/admission.py): with a worker's ~100 MB and the
 # master's, one worker stays well inside Cloud Run's 512 MiB.
 DEFAULT_DECODE_MEMORY_MB = 192
+# Large request bodies in flight per worker process, at twice their length each (admission):
+# four bodies of MAX_BODY_BYTES, one per gthread thread.
+DEFAULT_BODY_MEMORY_MB = 80
 
 
 class ConfigError(ValueError):
@@ -45,6 +48,7 @@ class Settings:
     max_batch: int = DEFAULT_MAX_BATCH
     max_image_side: int = DEFAULT_MAX_IMAGE_SIDE
     decode_memory_mb: int = DEFAULT_DECODE_MEMORY_MB
+    body_memory_mb: int = DEFAULT_BODY_MEMORY_MB
     decode_wait_seconds: float = 2.0
     log_level: str = "INFO"
     project_id: str | None = None
@@ -86,6 +90,7 @@ class Settings:
             decode_memory_mb=_integer(
                 environ, "DECODE_MEMORY_MB", DEFAULT_DECODE_MEMORY_MB, minimum=16
             ),
+            body_memory_mb=_integer(environ, "BODY_MEMORY_MB", DEFAULT_BODY_MEMORY_MB, minimum=1),
             decode_wait_seconds=_number(environ, "DECODE_WAIT_SECONDS", 2.0),
             log_level=_choice(environ, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
             project_id=_text(environ, "PROJECT_ID") or _text(environ, "GOOGLE_CLOUD_PROJECT"),

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 
-from PIL import Image
+from PIL import Image, WebPImagePlugin
 
+from service.errors import ApiError
 from service.image_modes import conversion_bytes
 
 MIB = 2**20
@@ -90,3 +91,36 @@ def _jpeg_coefficient_bytes(image: Image.Image, full_size: tuple[int, int]) -> i
     mcu_rows = math.ceil(height / (8 * v_max))
     blocks = sum(mcu_columns * h * mcu_rows * v for _, h, v, _ in layers)
     return blocks * 64 * 2
+
+
+def affordable(
+    cost: int,
+    capacity: int,
+    image_format: str | None,
+    size: tuple[int, int],
+    mode: str | None = None,
+) -> int:
+    """`cost`, or ApiError 413 when decoding the image would need more than the whole
+    decode budget (`capacity` bytes): it could never run."""
+    if cost <= capacity:
+        return cost
+    kind = f" ({mode})" if mode else ""
+    raise ApiError(
+        413,
+        "IMAGE_TOO_LARGE",
+        f"Decoding this {size[0]}x{size[1]} {image_format} image{kind} needs about "
+        f"{cost / MIB:.0f} MiB, more than a worker decodes at once ({capacity / MIB:.0f} MiB, "
+        "DECODE_MEMORY_MB); send a smaller image, or an 8-bit PNG or a baseline JPEG, which "
+        "cost less to decode.",
+    )
+
+
+def webp_declared_size(data: bytes) -> tuple[int, int] | None:
+    """A WebP's canvas size from its header, None for any other format."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    # Pillow's own header reader (the one its bomb check runs before libwebp allocates). It is
+    # private: without it (another Pillow), the WebP is checked and reserved once opened, like
+    # other formats, and only the canvas allocated at open escapes the budget.
+    read_size = getattr(WebPImagePlugin, "_get_size", None)
+    return read_size(data[:30]) if read_size else None

@@ -36,7 +36,7 @@ from PIL import (
 )
 
 from service import admission
-from service.decode_memory import decode_cost, webp_cost
+from service.decode_memory import affordable, decode_cost, webp_cost, webp_declared_size
 from service.errors import ApiError
 from service.image_modes import WORKING_SIZE, to_gray
 
@@ -99,12 +99,12 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
     if not data:
         raise ApiError(400, "EMPTY_IMAGE", "The image is empty (0 bytes).")
     limits = admission.current()
-    webp_size = _webp_declared_size(data)
+    webp_size = webp_declared_size(data)
     if webp_size is not None:
         # libwebp allocates its canvas when the file is opened: check and reserve before that.
         _check_size(webp_size, max_pixels, limits.max_image_side)
-        cost, what = webp_cost(webp_size), _describe("WEBP", webp_size)
-        with limits.budget.reserve(cost, what), _open(data, max_pixels) as image:
+        cost = affordable(webp_cost(webp_size), limits.budget.capacity, "WEBP", webp_size)
+        with limits.budget.reserve(cost), _open(data, max_pixels) as image:
             return _decode(image, data, max_pixels, limits, reserved=True)
     with _open(data, max_pixels) as image:
         return _decode(image, data, max_pixels, limits, reserved=False)
@@ -112,7 +112,7 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
 
 def decode_cost_of(data: bytes, max_pixels: int) -> int:
     """The bytes `decode_image` reserves for `data` (for benchmarks/decode_memory.py)."""
-    webp_size = _webp_declared_size(data)
+    webp_size = webp_declared_size(data)
     if webp_size is not None:
         return webp_cost(webp_size)
     with _open(data, max_pixels) as image:
@@ -146,7 +146,8 @@ def _decode(
     reservation: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if not reserved and width * height > UNCOUNTED_PIXELS:
         cost = decode_cost(image, full_size, data)
-        reservation = limits.budget.reserve(cost, _describe(image.format, image.size, image.mode))
+        affordable(cost, limits.budget.capacity, image.format, image.size, image.mode)
+        reservation = limits.budget.reserve(cost)
     with reservation:
         _load(image)
         orientation = _exif_orientation(image)
@@ -175,22 +176,6 @@ def _check_size(size: tuple[int, int], max_pixels: int, max_side: int) -> None:
             f"The image declares {width}x{height}; its longest side may be at most "
             f"{max_side} pixels (MAX_IMAGE_SIDE).",
         )
-
-
-def _describe(image_format: str | None, size: tuple[int, int], mode: str | None = None) -> str:
-    kind = f" ({mode})" if mode else ""
-    return f"this {size[0]}x{size[1]} {image_format} image{kind}"
-
-
-def _webp_declared_size(data: bytes) -> tuple[int, int] | None:
-    """A WebP's canvas size from its header, None for any other format."""
-    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
-        return None
-    # Pillow's own header reader (the one its bomb check runs before libwebp allocates). It is
-    # private: without it (another Pillow), the WebP is checked and reserved once opened, like
-    # other formats, and only the canvas allocated at open escapes the budget.
-    read_size = getattr(WebPImagePlugin, "_get_size", None)
-    return read_size(data[:30]) if read_size else None
 
 
 def _draft(image: Image.Image) -> tuple[int, int]:
