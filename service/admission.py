@@ -12,10 +12,12 @@ The budget is shared by the worker's threads (gthread) or greenlets (gevent patc
 `threading`, so the same condition variable then yields to the event loop).
 
 Memory goes back to the system afterwards: glibc's malloc otherwise raises its mmap threshold
-to the largest block freed so far (up to 32 MiB), after which image-sized blocks come from heaps
-and per-thread arenas that it seldom returns; workers kept 380-450 MB after a few large images.
-`init_app` fixes the threshold (so large blocks are mmapped and unmapped on free), caps the
-arenas, and `malloc_trim` runs when the last decode of a busy spell ends.
+to the size of each mmapped block freed (up to 32 MiB on 64-bit; mallopt(3), M_MMAP_THRESHOLD),
+after which image-sized blocks come from heaps and per-thread arenas that it seldom returns;
+workers kept 380-450 MB after a few large images. `init_app` fixes the threshold (setting it
+turns the adjustment off: large blocks are mmapped and unmapped on free), caps the arenas, and
+`malloc_trim` runs when the last decode of a busy spell ends. Measured by
+benchmarks/decode_burst.py (peak and after-burst RSS, glibc defaults against this tuning).
 """
 
 from __future__ import annotations
