@@ -191,8 +191,12 @@ def init_app(app: Flask, settings: Settings) -> None:
     def reserve_body_memory() -> None:
         # Before the view reads the body: under gevent, 80 requests in flight would otherwise
         # hold 80 bodies of up to MAX_BODY_BYTES at once.
-        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-        cost = limits.body_cost(request.content_length, chunked)
+        length = request.content_length
+        if length is not None and length <= UNCOUNTED_BODY_BYTES:
+            return  # most requests: nothing more to look at
+        encoding = request.headers.get("Transfer-Encoding", "")
+        chunked = length is None and "chunked" in encoding.lower()
+        cost = limits.body_cost(length, chunked)
         if cost:
             g.admission_body_bytes = limits.bodies.acquire(cost)
 
