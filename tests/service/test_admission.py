@@ -248,3 +248,11 @@ def test_large_bodies_wait_for_the_body_budget_and_small_ones_do_not() -> None:
     rejected = client.post("/predict", data=b"x" * (300 * 1024), content_type="image/png")
     assert rejected.status_code == 415
     assert bodies.in_use == 0  # released on an error too
+
+
+def test_a_body_costs_twice_its_length_and_a_chunked_one_twice_the_limit() -> None:
+    limits = admission.Admission.from_settings(Settings(max_body_bytes=5 * MIB))
+    assert limits.body_cost(100, chunked=False) == 0  # small: not counted
+    assert limits.body_cost(MIB, chunked=False) == 2 * MIB
+    assert limits.body_cost(None, chunked=True) == 10 * MIB  # length unknown until the end
+    assert limits.body_cost(None, chunked=False) == 0  # no body
