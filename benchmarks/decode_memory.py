@@ -4,12 +4,14 @@
 
 For every sample (LA, palette with transparency, progressive CMYK JPEG, 16-bit, RGBA, ...) a
 child process imports the service, reads the file, resets its peak RSS (`/proc/self/clear_refs`)
-and runs `decode_image` + `to_model_input` once: the figure is the peak RSS above the RSS just
-before the decode, so Pillow's, libjpeg's and NumPy's allocations are all counted (tracemalloc
-sees none of Pillow's). Next to it: the cost that service/admission.py reserves for the same
-image before decoding it (`decode_cost`), which must stay above the measured peak.
-"then 28x28" is the peak of the step after (`to_model_input` on the reduced gray image), which
-runs outside the reservation. A benchmark, not a test: it prints figures, it never fails on them.
+and runs `decode_image` once: "decode" is the peak RSS above the RSS just before it, so
+Pillow's, libjpeg's and NumPy's allocations are all counted (tracemalloc sees none of Pillow's).
+"reserved" is what admission reserves for the same image before decoding it
+(service/decode_memory.py, through `decode_cost_of`): it must stay above "decode". "then 28x28"
+is the peak of the step after (`to_model_input` on the reduced gray image), which runs outside
+the reservation. The last column says whether the default DECODE_MEMORY_MB admits the image
+(the child measures with an unlimited budget either way). A benchmark, not a test: it prints
+figures, it never fails on them.
 """
 
 from __future__ import annotations
