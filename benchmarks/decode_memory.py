@@ -104,6 +104,7 @@ SAMPLES: dict[str, Callable[[int], bytes]] = {
     ),
     "RGBA WebP (lossless)": lambda size: _encode(_rgba_png(size), "WEBP", lossless=True),
     "GIF with transparency": lambda size: _encode(_palette_png(size), "GIF"),
+    "L PNG with tRNS": lambda size: _encode(_garment(size), "PNG", transparency=255),
 }
 
 

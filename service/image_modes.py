@@ -41,8 +41,8 @@ def conversion_bytes(image: Image.Image) -> int:
         return 0 if mode in ("I", "F") or mode in RESIZABLE_16_BIT else 4 * pixels
     if mode == "P":
         return pixels  # one 8-bit image through a composited gray palette
-    if mode in DIRECT_ALPHA_MODES:
-        return 2 * pixels  # luminance, and the white canvas it is composited onto
+    if mode in DIRECT_ALPHA_MODES or _gray_with_key(image):
+        return 2 * pixels  # luminance (or a mask), and the white canvas it is composited onto
     if mode in ALPHA_MODES or "transparency" in image.info:
         return 4 * pixels + 2 * pixels  # converted to RGBA first
     if mode == "1":
@@ -135,7 +135,16 @@ def _composite_alpha(image: Image.Image) -> tuple[Image.Image, bool]:
     is inverted like one (a white shirt turns faint, as white garments are in Fashion-MNIST).
 
     LA and RGBA are used as they are (an RGBA copy costs 4 bytes a pixel): their luminance is
-    pasted onto a white canvas through their own alpha band."""
+    pasted onto a white canvas through their own alpha band. Gray with one transparent level
+    (a gray GIF or PNG) gets an 8-bit mask from that level instead."""
+    if _gray_with_key(image):
+        level = image.info["transparency"]
+        if not image.histogram()[level]:
+            return image, False
+        mask = image.point([0 if value == level else 255 for value in range(256)])
+        canvas = Image.new("L", image.size, 255)
+        canvas.paste(image, None, mask)
+        return canvas, True
     rgba = image if image.mode in DIRECT_ALPHA_MODES else image.convert("RGBA")
     luminance = rgba.convert("L")
     lowest_alpha = rgba.getextrema()[-1][0]
@@ -144,6 +153,12 @@ def _composite_alpha(image: Image.Image) -> tuple[Image.Image, bool]:
     canvas = Image.new("L", rgba.size, 255)
     canvas.paste(luminance, None, rgba)
     return canvas, True
+
+
+def _gray_with_key(image: Image.Image) -> bool:
+    """8-bit gray with one transparent level (tRNS in a gray PNG; a GIF with a gray palette,
+    which Pillow opens as "L")."""
+    return image.mode == "L" and isinstance(image.info.get("transparency"), int)
 
 
 def reduce(image: Image.Image) -> Image.Image:

@@ -343,3 +343,13 @@ def test_large_16_bit_gray_is_reduced_right_in_either_byte_order(mode: str) -> N
     means = wide.astype(np.float64).reshape(550, 2, 600, 2).mean(axis=(1, 3))
     assert decoded.report["mode"] == mode
     assert np.abs(decoded.gray - np.rint(means / 257)).max() <= 1
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "GIF"])
+def test_gray_with_a_transparent_level_is_composited_onto_white(image_format: str) -> None:
+    levels = np.random.default_rng(6).integers(0, 256, (60, 90), dtype=np.uint8)
+    gray = Image.fromarray(levels)  # saved as a GIF with a gray palette, which opens as "L"
+    decoded = decode_image(encode(gray, image_format, transparency=7), DEFAULT_MAX_PIXELS)
+    assert decoded.report["mode"] == "L"
+    assert decoded.report["alpha_composited"] is True
+    assert np.array_equal(decoded.gray, np.where(levels == 7, 255, levels))
