@@ -103,6 +103,7 @@ SAMPLES: dict[str, Callable[[int], bytes]] = {
         _garment(size).convert("CMYK"), "TIFF", compression="tiff_adobe_deflate"
     ),
     "RGBA WebP (lossless)": lambda size: _encode(_rgba_png(size), "WEBP", lossless=True),
+    "RGB WebP (lossy)": lambda size: _encode(_garment(size).convert("RGB"), "WEBP", quality=80),
     "GIF with transparency": lambda size: _encode(_palette_png(size), "GIF"),
     "L PNG with tRNS": lambda size: _encode(_garment(size), "PNG", transparency=255),
 }
