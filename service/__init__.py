@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None, *, log_stream: TextIO | None = 
     # Imported here so that `service.config` stays importable without the serving stack
     # (gunicorn.conf.py reads it before a worker imports NumPy).
     from service import (
+        admission,
         errors,
         fast_json,
         health,
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, *, log_stream: TextIO | None = 
 
     logs.init_app(app, settings, stream=log_stream)
     errors.init_app(app)
+    admission.init_app(app, settings)  # before health: its self-test decodes images
     timing.init_app(app)
     readiness.init_app(app, settings)
     health.init_app(app)

@@ -17,10 +17,20 @@ BACKENDS = ("embedded", "vertex")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
-# 4096 x 4096: a 12-megapixel phone photo fits, a decompression bomb does not. A decoded
-# RGBA image of this size takes 64 MiB, which bounds the memory one request can claim.
+# 4096 x 4096: a 12-megapixel phone photo fits, a decompression bomb does not. What decoding
+# such an image costs depends on its mode and format (16 to ~300 MiB): service/admission.py
+# bounds the sum in flight per process (DECODE_MEMORY_MB).
 DEFAULT_MAX_PIXELS = 4096 * 4096
 DEFAULT_MAX_BATCH = 64
+# The longest side an image may declare: a 1 x 16,777,216 PNG (32 KB) is within MAX_PIXELS but
+# costs Pillow a line per pixel (0.9 s). 8192 keeps panoramas and 8192 x 2048 scans.
+DEFAULT_MAX_IMAGE_SIDE = 8192
+# Decoding in flight per worker process (service/admission.py): with a worker's ~100 MB and the
+# master's, one worker stays well inside Cloud Run's 512 MiB.
+DEFAULT_DECODE_MEMORY_MB = 192
+# Large request bodies in flight per worker process, at twice their length each (admission):
+# four bodies of MAX_BODY_BYTES, one per gthread thread.
+DEFAULT_BODY_MEMORY_MB = 80
 
 
 class ConfigError(ValueError):
@@ -36,6 +46,10 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_batch: int = DEFAULT_MAX_BATCH
+    max_image_side: int = DEFAULT_MAX_IMAGE_SIDE
+    decode_memory_mb: int = DEFAULT_DECODE_MEMORY_MB
+    body_memory_mb: int = DEFAULT_BODY_MEMORY_MB
+    decode_wait_seconds: float = 2.0
     log_level: str = "INFO"
     project_id: str | None = None
     location: str = "us-central1"
@@ -72,6 +86,12 @@ class Settings:
             max_body_bytes=_integer(environ, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1),
             max_pixels=_integer(environ, "MAX_PIXELS", DEFAULT_MAX_PIXELS, minimum=784),
             max_batch=_integer(environ, "MAX_BATCH", DEFAULT_MAX_BATCH, minimum=1),
+            max_image_side=_integer(environ, "MAX_IMAGE_SIDE", DEFAULT_MAX_IMAGE_SIDE, minimum=28),
+            decode_memory_mb=_integer(
+                environ, "DECODE_MEMORY_MB", DEFAULT_DECODE_MEMORY_MB, minimum=16
+            ),
+            body_memory_mb=_integer(environ, "BODY_MEMORY_MB", DEFAULT_BODY_MEMORY_MB, minimum=1),
+            decode_wait_seconds=_number(environ, "DECODE_WAIT_SECONDS", 2.0),
             log_level=_choice(environ, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
             project_id=_text(environ, "PROJECT_ID") or _text(environ, "GOOGLE_CLOUD_PROJECT"),
             location=_text(environ, "LOCATION") or "us-central1",

@@ -7,13 +7,16 @@ negate (dark garment on white becomes light on black), 8-bit gray. `decode_image
 was trained on; an image that already is 28x28 is only checked for polarity, never cropped or
 resized, so the official test images reach the model exactly as in the data set.
 
-Decoding is bounded: only six decoders may run, the declared size is checked before any pixel
-is decoded, multi-frame images are refused, JPEGs decode at a reduced scale and other large
-images are reduced before the array work. Every failure is an `ApiError` (4xx).
+Decoding is bounded: only six decoders may run, the declared size (pixels and longest side) is
+checked before any pixel is decoded, multi-frame images are refused, JPEGs decode at a reduced
+scale, other large images are reduced before any conversion (service/image_modes.py), and what
+the decode will cost in memory is reserved from the process's budget first
+(service/admission.py). Every failure is an `ApiError` (4xx, or 503 when the budget stays full).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
 from dataclasses import dataclass, field
@@ -25,7 +28,6 @@ from PIL import (
     GifImagePlugin,
     Image,
     ImageFilter,
-    ImageOps,
     JpegImagePlugin,
     PngImagePlugin,
     TiffImagePlugin,
@@ -33,7 +35,10 @@ from PIL import (
     WebPImagePlugin,
 )
 
+from service import admission
+from service.decode_memory import affordable, decode_cost, webp_cost, webp_declared_size
 from service.errors import ApiError
+from service.image_modes import WORKING_SIZE, to_gray
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 # Importing the six plugins registers them: Pillow would otherwise import all of its ~40
@@ -49,11 +54,23 @@ _PLUGINS = (
 MODEL_SIZE = 28
 # The data set trimmed "edges within 5% of the maximum intensity" of the corner colour.
 TRIM_THRESHOLD = 0.05 * 255
-# Larger images are reduced to about this size before the array work: a garment that fills a
-# tenth of the frame still keeps well over 28 pixels.
-WORKING_SIZE = 512
 _SHARPEN = ImageFilter.UnsharpMask(radius=1, percent=50, threshold=0)
-_MODES_WITH_ALPHA = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+# Images this small are not counted against the decode budget: at most ~1.3 MiB to decode in
+# any mode and format, and a worker decodes at most THREADS at once. The reservation would
+# cost a 28x28 upload more than the copy and EXIF lookup its fast path saves.
+UNCOUNTED_PIXELS = 256 * 256
+# Where Pillow's getexif() finds an orientation: EXIF, a PNG's raw profile, or XMP.
+_EXIF_KEYS = frozenset({"exif", "Raw profile type exif", "xmp", "XML:com.adobe.xmp"})
+# EXIF orientation -> the transpose that turns the pixels upright (ImageOps.exif_transpose's).
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 # A declared size above Image.MAX_IMAGE_PIXELS must fail, not print a warning to stderr (which
 # would break the one-JSON-line log rule). decode_image checks the size itself first; this is
@@ -76,40 +93,98 @@ class DecodedImage:
 
 
 def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
-    """Decode an upload into gray pixels: format check, size check, EXIF, alpha, 8 bits."""
+    """Decode an upload into gray pixels: format check, size checks, admission, EXIF, alpha,
+    8 bits. The image's decode cost is reserved from the process's budget (service/admission.py)
+    from its header, before any pixel is decoded."""
     if not data:
         raise ApiError(400, "EMPTY_IMAGE", "The image is empty (0 bytes).")
-    image = _open(data, max_pixels)
-    with image:
-        width, height = image.size
-        if width * height > max_pixels:
-            raise ApiError(
-                413,
-                "IMAGE_TOO_LARGE",
-                f"The image declares {width}x{height} = {width * height} pixels; "
-                f"the limit is {max_pixels} (MAX_PIXELS).",
-            )
-        report: dict[str, Any] = {
-            "format": image.format,
-            "mode": image.mode,
-            "source_size": [width, height],
-        }
-        if _is_multi_frame(image):
-            raise ApiError(
-                422,
-                "MULTI_FRAME_IMAGE",
-                f"The {image.format} image has several frames (animation or pages); "
-                "send a single-frame image.",
-            )
-        if image.format == "JPEG":
-            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: less time and memory.
-            image.draft(None, (WORKING_SIZE, WORKING_SIZE))
+    limits = admission.current()
+    webp_size = webp_declared_size(data)
+    if webp_size is not None:
+        # libwebp allocates its canvas when the file is opened: check and reserve before that.
+        _check_size(webp_size, max_pixels, limits.max_image_side)
+        cost = affordable(webp_cost(webp_size), limits.budget.capacity, "WEBP", webp_size)
+        with limits.budget.reserve(cost), _open(data, max_pixels) as image:
+            return _decode(image, data, max_pixels, limits, reserved=True)
+    with _open(data, max_pixels) as image:
+        return _decode(image, data, max_pixels, limits, reserved=False)
+
+
+def decode_cost_of(data: bytes, max_pixels: int) -> int:
+    """The bytes `decode_image` reserves for `data` (for benchmarks/decode_memory.py)."""
+    webp_size = webp_declared_size(data)
+    if webp_size is not None:
+        return webp_cost(webp_size)
+    with _open(data, max_pixels) as image:
+        full_size = _draft(image)
+        return decode_cost(image, full_size, data)
+
+
+def _decode(
+    image: Image.Image,
+    data: bytes,
+    max_pixels: int,
+    limits: admission.Admission,
+    *,
+    reserved: bool,
+) -> DecodedImage:
+    width, height = image.size
+    _check_size(image.size, max_pixels, limits.max_image_side)
+    report: dict[str, Any] = {
+        "format": image.format,
+        "mode": image.mode,
+        "source_size": [width, height],
+    }
+    if _is_multi_frame(image):
+        raise ApiError(
+            422,
+            "MULTI_FRAME_IMAGE",
+            f"The {image.format} image has several frames (animation or pages); "
+            "send a single-frame image.",
+        )
+    full_size = _draft(image)
+    reservation: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if not reserved and width * height > UNCOUNTED_PIXELS:
+        cost = decode_cost(image, full_size, data)
+        affordable(cost, limits.budget.capacity, image.format, image.size, image.mode)
+        reservation = limits.budget.reserve(cost)
+    with reservation:
         _load(image)
-        oriented = _apply_exif_orientation(image)
-        report["exif_transposed"] = oriented is not image
-        gray, alpha_composited = _to_gray(oriented)
-        report["alpha_composited"] = alpha_composited
-    return DecodedImage(gray=gray, report=report)
+        orientation = _exif_orientation(image)
+        gray, alpha_composited = to_gray(image)
+    report["exif_transposed"] = orientation in _TRANSPOSE
+    report["alpha_composited"] = alpha_composited
+    if orientation in _TRANSPOSE:
+        # Turned upright after the reduction: the same pixels, without a full-size copy.
+        gray = gray.transpose(_TRANSPOSE[orientation])
+    return DecodedImage(gray=np.asarray(gray, dtype=np.uint8), report=report)
+
+
+def _check_size(size: tuple[int, int], max_pixels: int, max_side: int) -> None:
+    width, height = size
+    if width * height > max_pixels:
+        raise ApiError(
+            413,
+            "IMAGE_TOO_LARGE",
+            f"The image declares {width}x{height} = {width * height} pixels; "
+            f"the limit is {max_pixels} (MAX_PIXELS).",
+        )
+    if max(width, height) > max_side:
+        raise ApiError(
+            413,
+            "IMAGE_SIDE_TOO_LONG",
+            f"The image declares {width}x{height}; its longest side may be at most "
+            f"{max_side} pixels (MAX_IMAGE_SIDE).",
+        )
+
+
+def _draft(image: Image.Image) -> tuple[int, int]:
+    """Let libjpeg decode a JPEG at 1/2, 1/4 or 1/8 scale (less time and memory); the size
+    the header declared."""
+    full_size = image.size
+    if image.format == "JPEG":
+        image.draft(None, (WORKING_SIZE, WORKING_SIZE))
+    return full_size
 
 
 def to_model_input(gray: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
@@ -191,65 +266,17 @@ def _load(image: Image.Image) -> None:
         ) from None
 
 
-def _apply_exif_orientation(image: Image.Image) -> Image.Image:
-    """The image turned upright as its EXIF orientation says, or the image itself."""
+def _exif_orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1 = upright, 2-8 = flipped or turned), 1 when unreadable.
+
+    Parsing EXIF is most of a small image's decode: it is skipped when the file carries none
+    (a TIFF's orientation is a tag of its own, so a TIFF is always asked)."""
+    if image.format != "TIFF" and not _EXIF_KEYS.intersection(image.info):
+        return 1
     try:
-        orientation = image.getexif().get(0x0112, 1)
-        if orientation in (2, 3, 4, 5, 6, 7, 8):
-            return ImageOps.exif_transpose(image)
-    except Exception:  # noqa: S110 - broken EXIF: keep the pixels as they are
-        pass
-    return image
-
-
-def _to_gray(image: Image.Image) -> tuple[np.ndarray, bool]:
-    """8-bit gray pixels, and whether transparent pixels were composited onto white.
-
-    Large images are reduced as early as the mode allows: the later steps then touch a
-    fraction of the pixels, and no full-size copy is made that need not be.
-    """
-    mode = image.mode
-    if mode == "F" or mode == "I" or mode.startswith("I;"):
-        return _wide_to_gray(image), False
-    if mode in _MODES_WITH_ALPHA or "transparency" in image.info:
-        rgba = image if mode == "RGBA" else image.convert("RGBA")  # palette transparency too
-        return _composite_alpha(_reduce(rgba))
-    if mode == "1":
-        image = image.convert("L")
-    elif mode not in ("L", "RGB"):
-        image = image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, palette: via RGB
-    return np.asarray(_reduce(image).convert("L"), dtype=np.uint8), False
-
-
-def _wide_to_gray(image: Image.Image) -> np.ndarray:
-    """16-bit (or 32-bit) gray to 8 bits by scaling; Pillow's convert("L") would clip."""
-    if image.mode == "F":
-        values = np.asarray(_reduce(image), dtype=np.float64)
-        values = np.nan_to_num(values, nan=0.0, posinf=255.0, neginf=0.0)
-        if values.size and values.max() <= 1.0:
-            values = values * 255.0  # a float image in [0, 1]
-        return np.clip(np.rint(values), 0, 255).astype(np.uint8)
-    wide = _reduce(image if image.mode == "I" else image.convert("I"))
-    scaled = wide.point(lambda value: value * (1 / 257))  # 65535 -> 255; "L" then clips
-    return np.asarray(scaled.convert("L"), dtype=np.uint8)
-
-
-def _composite_alpha(rgba: Image.Image) -> tuple[np.ndarray, bool]:
-    """Composite onto white, as the data set's product photos were shot; True if any pixel
-    was not fully opaque. A cut-out garment then looks like a photo on a white background and
-    is inverted like one (a white shirt turns faint, as white garments are in Fashion-MNIST)."""
-    alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
-    luminance = np.asarray(rgba.convert("L"), dtype=np.float32)
-    if alpha.min() >= 1.0:
-        return luminance.astype(np.uint8), False
-    composited = luminance * alpha + 255.0 * (1.0 - alpha)
-    return np.clip(np.rint(composited), 0, 255).astype(np.uint8), True
-
-
-def _reduce(image: Image.Image) -> Image.Image:
-    """Box-reduce an image much larger than WORKING_SIZE (an integer factor: cheap, exact)."""
-    factor = max(image.size) // WORKING_SIZE
-    return image.reduce(factor) if factor >= 2 else image
+        return int(image.getexif().get(0x0112, 1))
+    except Exception:  # broken EXIF: keep the pixels as they are
+        return 1
 
 
 def _outer_frame(pixels: np.ndarray) -> np.ndarray:

@@ -154,9 +154,12 @@ def start_container(engine: Engine) -> Iterator[Callable[..., RunningService]]:
     started: list[str] = []
 
     def start(
-        image: str, env: dict[str, str] | None = None, port: int = CONTAINER_PORT
+        image: str,
+        env: dict[str, str] | None = None,
+        port: int = CONTAINER_PORT,
+        run_options: tuple[str, ...] = (),
     ) -> RunningService:
-        container = engine.start(image, port, env or {})
+        container = engine.start(image, port, env or {}, run_options)
         started.append(container)
         base_url = f"http://127.0.0.1:{engine.host_port(container, port)}"
         wait_until_ready(engine, container, base_url)

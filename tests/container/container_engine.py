@@ -90,9 +90,16 @@ class Engine:
             raise EngineError(f"{self.program} build failed (full log: {log_path}):\n{tail}")
         return time.monotonic() - started
 
-    def start(self, image: str, container_port: int, env: dict[str, str]) -> str:
-        """Run `image` detached, publishing `container_port` on a free loopback port; its id."""
-        args = ["run", "--detach", "--publish", f"127.0.0.1::{container_port}"]
+    def start(
+        self,
+        image: str,
+        container_port: int,
+        env: dict[str, str],
+        run_options: tuple[str, ...] = (),
+    ) -> str:
+        """Run `image` detached, publishing `container_port` on a free loopback port; its id.
+        `run_options` go to `run` as they are (e.g. `--memory 512m`)."""
+        args = ["run", "--detach", "--publish", f"127.0.0.1::{container_port}", *run_options]
         for name, value in env.items():
             args += ["--env", f"{name}={value}"]
         return self.run(*args, image).stdout.strip()
