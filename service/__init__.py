@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None, *, log_stream: TextIO | None = 
     # Imported here so that `service.config` stays importable without the serving stack
     # (gunicorn.conf.py reads it before a worker imports NumPy).
     from service import errors, health, logs, model_server, openapi, predict, timing
+    from service.server import http_edge
 
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)  # no /static route: openapi.json lists them all
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, *, log_stream: TextIO | None = 
     logs.init_app(app, settings, stream=log_stream)
     errors.init_app(app)
     timing.init_app(app)
+    http_edge.init_app(app, settings)  # after logs: a refused request is still logged
     health.init_app(app, settings)
     predict.init_app(app, settings)
     model_server.init_app(app, settings)
