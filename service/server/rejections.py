@@ -221,6 +221,11 @@ class RejectionsMixin:
 
     log: Any  # the worker's Gunicorn logger
 
+    def init_process(self) -> None:
+        # Before super(): Worker.init_process ends in the worker's run loop.
+        self.log.error_log.addFilter(ExceptionArgumentsFilter())
+        super().init_process()  # type: ignore[misc]
+
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         rejection = classify(exc)
         line = request_line(req, exc)
@@ -273,3 +278,18 @@ def _server_host(client: Any) -> str:
     except (OSError, AttributeError, TypeError, ValueError):
         return "-"
     return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+
+class ExceptionArgumentsFilter(logging.Filter):
+    """Gunicorn's DEBUG lines name parser exceptions with their contents ("Ignored premature
+    client disconnection. %s" with a NoMoreData holding the bytes read so far, a partial request
+    line with its query): an exception argument is logged as its class name only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(arg, BaseException) for arg in record.args
+        ):
+            record.args = tuple(
+                type(arg).__name__ if isinstance(arg, BaseException) else arg for arg in record.args
+            )
+        return True

@@ -19,6 +19,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -326,14 +327,18 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def edge_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GunicornProcess]:
-    environment = {"MAX_BODY_BYTES": str(LIMIT)}
+def server_environment(**variables: str) -> dict[str, str]:
+    environment = {"MAX_BODY_BYTES": str(LIMIT), **variables}
     worker_class = os.environ.get(WORKER_CLASS_VARIABLE)
     if worker_class:
         environment["GUNICORN_CMD_ARGS"] = f"--worker-class {worker_class}"
+    return environment
+
+
+@pytest.fixture(scope="module")
+def edge_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GunicornProcess]:
     log_path = tmp_path_factory.mktemp("http-edge") / "gunicorn.log"
-    with running_gunicorn(log_path, environment=environment) as server:
+    with running_gunicorn(log_path, environment=server_environment()) as server:
         yield server
 
 
@@ -433,6 +438,20 @@ def test_requests_pipelined_behind_a_keep_alive_rejection_are_answered(
     answers = exchange(edge_server.port, refused + GOOD)
 
     assert [answer.status for answer in answers] == [415, 200], answers
+
+
+def test_debug_lines_do_not_quote_a_request_either(tmp_path: Path) -> None:
+    environment = server_environment(LOG_LEVEL="DEBUG")
+    with running_gunicorn(tmp_path / "debug.log", workers=1, environment=environment) as server:
+        exchange(server.port, b"GET /ready?access_token=" + SECRET)  # cut short by the client
+        exchange(server.port, GOOD[:-2] + b"X-Cut: " + HEADER_SECRET)
+        for case in CASES:
+            exchange(server.port, case.raw)
+        text = server.log_text()
+
+    assert "Ignored premature client disconnection" in text  # the DEBUG path was taken
+    assert SECRET.decode() not in text
+    assert HEADER_SECRET.decode() not in text
 
 
 def test_no_line_carries_a_secret_a_traceback_or_a_500(edge_server: GunicornProcess) -> None:
