@@ -61,7 +61,9 @@ class LimitedInput:
             data = reader(wanted)
             if data and self._consumed + len(data) == self._limit:
                 # Exactly at the limit: Werkzeug will not ask for more, so look one byte ahead.
-                data += self._stream.read(1)
+                extra = self._stream.read(1)
+                data += extra
+                self.at_end = not extra
         except (ParseException, NoMoreData) as error:
             rejection = classify(error)
             raise self._fail(
