@@ -4,12 +4,16 @@ tests/fuzz/test_protocol_fuzz.py)."""
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from PIL import Image
+
+from service.model import golden_samples
 from tests.gunicorn_process import GunicornProcess
 
 # Test-only knob: the suite runs under gunicorn.conf.py's worker class unless this names
@@ -98,3 +102,19 @@ def chunked(*chunks: bytes, trailer: bytes = b"") -> bytes:
     """A well-formed chunked body of `chunks`."""
     framed = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks if chunk)
     return framed + b"0\r\n" + trailer + b"\r\n"
+
+
+def png_bytes(index: int) -> bytes:
+    images, _ = golden_samples()
+    buffer = io.BytesIO()
+    Image.fromarray(images[index]).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def multipart(parts: list[tuple[str, bytes]], boundary: bytes = b"edge-boundary") -> bytes:
+    body = b"".join(
+        b'--%s\r\nContent-Disposition: form-data; name="%s"; filename="f.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n%s\r\n" % (boundary, name.encode(), data)
+        for name, data in parts
+    )
+    return body + b"--%s--\r\n" % boundary

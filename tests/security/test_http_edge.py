@@ -14,7 +14,6 @@ Gunicorn's gevent worker.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 from collections.abc import Iterator
@@ -22,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from service.model import golden_samples
 from tests.gunicorn_process import GunicornProcess, running_gunicorn
@@ -32,6 +30,8 @@ from tests.security.http_edge_client import (
     chunked,
     exchange,
     log_size,
+    multipart,
+    png_bytes,
     wait_for_request_lines,
 )
 
@@ -55,22 +55,6 @@ def request(line: bytes, *headers: bytes, body: bytes = b"", host: bool = True) 
 
 def sized(body: bytes) -> bytes:
     return b"Content-Length: %d" % len(body)
-
-
-def png_bytes(index: int) -> bytes:
-    images, _ = golden_samples()
-    buffer = io.BytesIO()
-    Image.fromarray(images[index]).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def multipart(parts: list[tuple[str, bytes]], boundary: bytes = b"edge-boundary") -> bytes:
-    body = b"".join(
-        b'--%s\r\nContent-Disposition: form-data; name="%s"; filename="f.png"\r\n'
-        b"Content-Type: image/png\r\n\r\n%s\r\n" % (boundary, name.encode(), data)
-        for name, data in parts
-    )
-    return body + b"--%s--\r\n" % boundary
 
 
 def form_type(boundary: bytes | None = b"edge-boundary") -> bytes:
