@@ -360,6 +360,8 @@ def test_each_malformed_request_gets_its_answer_and_one_log_line(
     assert_error_body(answer, case)
     if case.closes:
         assert answer.headers["connection"] == "close", answer.headers
+    if case.code == "UNSUPPORTED_CONTENT_ENCODING":  # RFC 9110 section 12.5.3
+        assert answer.headers["accept-encoding"] == "identity", answer.headers
     (line,) = wait_for_request_lines(edge_server, offset, count=1)
     assert line["severity"] == "WARNING", line
     assert line["httpRequest"]["status"] == case.status, line
