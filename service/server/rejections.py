@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import traceback
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 from gunicorn import util
 from gunicorn.http import errors
-from gunicorn.http.message import Request
 
-from service.logs import REQUEST_LOGGER, redacted_query
+from service.logs import REQUEST_LOGGER
+from service.server.request_line import RequestLine, request_line
 
 
 @dataclass(frozen=True)
@@ -101,10 +98,6 @@ _REJECTIONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], 
     ),
 )
 _INTERNAL = _REJECTIONS[0][1]
-_METHOD = re.compile(r"[A-Z]{1,16}")
-_VERSION = re.compile(r"HTTP/\d\.\d")
-# What stays as it is in a logged path; anything else (a tab, a raw non-ASCII byte) is escaped.
-_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 
 logger = logging.getLogger(REQUEST_LOGGER)
 
@@ -115,85 +108,6 @@ def classify(error: BaseException) -> Rejection:
         if isinstance(error, kinds):
             return rejection
     return _INTERNAL
-
-
-@dataclass(frozen=True)
-class RequestLine:
-    """What may be logged of a rejected request line: a known-shape method, the path with odd
-    characters escaped, the query with every value redacted (service/logs.py's rules)."""
-
-    method: str = "-"
-    path: str = "-"
-    query: str = ""
-    protocol: str | None = None
-
-    def target(self) -> str:
-        """The path and redacted query; empty when the path is unknown."""
-        if self.path == "-":
-            return ""
-        return f"{self.path}?{self.query}" if self.query else self.path
-
-    @property
-    def is_open_inference(self) -> bool:
-        return self.path == "/v2" or self.path.startswith("/v2/")
-
-
-def request_line(req: Any, error: BaseException) -> RequestLine:
-    """The redacted request line of a rejected request, from the parsed request if Gunicorn got
-    that far, else from the raw line the error carries; empty when neither is known."""
-    parsed = _parsed_request(req, error)
-    if parsed is not None and getattr(parsed, "uri", None):
-        version = getattr(parsed, "version", None)
-        protocol = f"HTTP/{version[0]}.{version[1]}" if version else None
-        return _redacted(getattr(parsed, "method", "-") or "-", parsed.uri, protocol)
-    raw = getattr(error, "req", None)
-    if isinstance(raw, str):  # InvalidRequestLine carries the line (or its target) as read
-        tokens = raw.split()
-        if len(tokens) >= 2:
-            protocol = tokens[-1] if len(tokens) >= 3 and _VERSION.fullmatch(tokens[-1]) else None
-            return _redacted(tokens[0], tokens[1], protocol)
-        if tokens:
-            return _redacted("-", tokens[0], None)
-    return RequestLine()
-
-
-def _parsed_request(req: Any, error: BaseException) -> Request | None:
-    """The gunicorn Request being parsed: `req` when the worker has it; otherwise the one the
-    error names, or the `self` of the parser frame that raised (header errors raised while the
-    Request is being built reach handle_error with req=None, gunicorn/http/message.py)."""
-    for candidate in (req, getattr(error, "req", None)):
-        if isinstance(candidate, Request):
-            return candidate
-    for frame, _line in traceback.walk_tb(error.__traceback__):
-        candidate = frame.f_locals.get("self")
-        if isinstance(candidate, Request):
-            return candidate
-    return None
-
-
-def _redacted(method: str, target: str, protocol: str | None) -> RequestLine:
-    if target.startswith(("http://", "https://")):  # absolute-form (RFC 9112 section 3.2.2)
-        try:
-            parts = urlsplit(target)
-        except ValueError:
-            return RequestLine(_method(method), protocol=protocol)
-        path, query = parts.path or "/", parts.query
-    else:
-        path, _, query = target.partition("#")[0].partition("?")
-    if not path.startswith("/"):
-        path = "-"
-    return RequestLine(
-        method=_method(method),
-        path=quote(path, safe=_PATH_SAFE, encoding="latin-1", errors="replace")
-        if path != "-"
-        else path,
-        query=redacted_query(query),
-        protocol=protocol,
-    )
-
-
-def _method(method: str) -> str:
-    return method if _METHOD.fullmatch(method) else "-"
 
 
 def error_body(line: RequestLine, rejection: Rejection) -> bytes:
