@@ -105,8 +105,6 @@ class BodyLimit:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             unusable = body.failed is not None or (chunked and not body.at_end)
             if unusable or (declared is not None and declared > self.limit):
-                headers = [(k, v) for k, v in headers if k.lower() != "connection"]
-                headers.append(("Connection", "close"))
                 _force_close(start_response)
             return start_response(status, headers, exc_info)
 
@@ -119,10 +117,12 @@ def _content_length(environ: dict[str, Any]) -> int | None:
 
 
 def _force_close(start_response: StartResponse) -> None:
-    """Make Gunicorn end the connection after this response. Gunicorn drops a Connection header
-    set by the app (hop-by-hop: gunicorn/http/wsgi.py, `Response.process_headers`); its
-    Response's `force_close()` is what makes it write `Connection: close` and not read the
-    rest of the body as the next request. Under another server this does nothing."""
+    """Make Gunicorn end the connection after this response. A WSGI app may not set a
+    Connection header (PEP 3333: hop-by-hop headers are the server's; Gunicorn drops them,
+    gunicorn/http/wsgi.py `Response.process_headers`): the start_response Gunicorn passes is
+    its Response's bound method, whose `force_close()` makes it write `Connection: close` and
+    not read the rest of the body as the next request. Under another server this does
+    nothing."""
     response = getattr(start_response, "__self__", None)
     force_close = getattr(response, "force_close", None)
     if callable(force_close):
