@@ -125,7 +125,8 @@ def release(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def fuzz(session: nox.Session) -> None:
-    """Schemathesis against the OpenAPI document, and hypothesis fuzzing of image decoding."""
+    """Schemathesis against the OpenAPI document, hypothesis fuzzing of image decoding, and
+    raw-socket fuzzing of HTTP framing (request lines, headers, chunked bodies)."""
     install(session, "serve", "vertex", "dev")
     session.install(*CONSTRAINTS, "schemathesis")
     session.run("pytest", "tests/fuzz", *session.posargs)

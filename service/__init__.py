@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, log_stream: TextIO | None = 
         readiness,
         timing,
     )
+    from service.server import http_edge
 
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)  # no /static route: openapi.json lists them all
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, log_stream: TextIO | None = 
     errors.init_app(app)
     admission.init_app(app, settings)  # before health: its self-test decodes images
     timing.init_app(app)
+    http_edge.init_app(app, settings)  # after logs: a refused request is still logged
     readiness.init_app(app, settings)
     health.init_app(app)
     predict.init_app(app, settings)

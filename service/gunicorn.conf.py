@@ -64,7 +64,9 @@ for _blas_variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREA
 # Cloud Run's contract: every interface, on PORT; Vertex AI's sets AIP_HTTP_PORT, which wins.
 bind = [f"0.0.0.0:{_settings.aip_http_port or _settings.port}"]
 workers = _positive_int("WEB_CONCURRENCY", _available_cpus())
-worker_class = "gthread"
+# gthread, with requests that Gunicorn's parser rejects answered as JSON and logged like the
+# app's own (service/server/rejections.py).
+worker_class = "service.server.worker.Worker"
 threads = _positive_int("THREADS", 4)
 worker_connections = 1000
 

@@ -197,8 +197,13 @@ def redacted_url() -> str:
     url = f"{request.scheme}://{request.host}{request.root_path}{request.path}"
     if not request.query_string:
         return url
-    parts = request.query_string.decode("latin-1").split("&")
-    return url + "?" + "&".join(_redacted_query_part(part) for part in parts if part)
+    return url + "?" + redacted_query(request.query_string.decode("latin-1"))
+
+
+def redacted_query(query: str) -> str:
+    """A query string with every value replaced (see `redacted_url`); also used for the
+    request lines that Gunicorn's parser rejects (service/server/rejections.py)."""
+    return "&".join(_redacted_query_part(part) for part in query.split("&") if part)
 
 
 def _redacted_query_part(part: str) -> str:

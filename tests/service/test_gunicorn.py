@@ -10,8 +10,11 @@ import time
 from pathlib import Path
 
 import requests
+from gunicorn import util
+from gunicorn.workers.gthread import ThreadWorker
 from service_helpers import REPO_ROOT, class_ids, encode, gif_declaring
 
+from service.server.rejections import RejectionsMixin
 from tests.gunicorn_process import GunicornProcess, running_gunicorn
 
 CONFIG = REPO_ROOT / "service" / "gunicorn.conf.py"
@@ -97,7 +100,10 @@ def test_config_binds_port_on_every_interface_and_fits_cloud_run(monkeypatch) ->
 
     assert config["bind"] == ["0.0.0.0:9123"]
     assert config["workers"] == 3
-    assert config["worker_class"] == "gthread" and config["threads"] == 4
+    # gthread, with the service's answers to requests Gunicorn's parser rejects
+    worker_class = util.load_class(config["worker_class"])
+    assert issubclass(worker_class, ThreadWorker) and issubclass(worker_class, RejectionsMixin)
+    assert config["threads"] == 4
     assert config["graceful_timeout"] < 10  # Cloud Run's SIGTERM-to-SIGKILL grace
     assert config["max_requests"] > 0 and config["max_requests_jitter"] > 0
     assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
