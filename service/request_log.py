@@ -92,6 +92,10 @@ class RequestLog:
         try:
             handler.stream.write(text)
             handler.flush()
+        except (OSError, ValueError):
+            # A closed or broken stdout must not fail the request: logging's own handlers
+            # swallow the same errors (Handler.handleError) rather than raise them.
+            pass
         finally:
             handler.release()
 

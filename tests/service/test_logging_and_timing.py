@@ -339,3 +339,18 @@ def test_log_level_warning_keeps_only_the_failed_requests_lines() -> None:
 
     (entry,) = request_lines(stream)
     assert entry["httpRequest"]["status"] == 404 and entry["severity"] == "WARNING"
+
+
+def test_a_broken_log_stream_does_not_fail_the_request(golden) -> None:
+    class BrokenPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError("the log reader went away")
+
+    app = create_app(Settings(), log_stream=io.StringIO())
+    app_with_broken_log = create_app(Settings(), log_stream=BrokenPipe())
+    images, _ = golden
+    for candidate in (app, app_with_broken_log):
+        response = candidate.test_client().post(
+            "/predict", data=encode(images[0], "PNG"), content_type="image/png"
+        )
+        assert response.status_code == 200
