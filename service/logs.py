@@ -177,16 +177,20 @@ def current_request_data() -> RequestData:
     """The current request's method, redacted URL, user agent and trace ids (read once)."""
     if not has_request_context():
         return _NO_REQUEST
-    data = g.get("log_request_data")
+    # The objects behind the `g` and `request` proxies, looked up once: every proxy access is
+    # a context-variable lookup, and a request line reads a dozen of them.
+    context = g._get_current_object()  # type: ignore[attr-defined]
+    data = getattr(context, "log_request_data", None)
     if data is None:
-        trace, span_id, sampled = trace_context(request.environ)
+        environ = request.environ
+        trace, span_id, sampled = trace_context(environ)
         http_request = {
-            "requestMethod": request.method,
+            "requestMethod": environ.get("REQUEST_METHOD"),
             "requestUrl": redacted_url(),
-            "userAgent": request.environ.get("HTTP_USER_AGENT", ""),
-            "protocol": request.environ.get("SERVER_PROTOCOL"),
+            "userAgent": environ.get("HTTP_USER_AGENT", ""),
+            "protocol": environ.get("SERVER_PROTOCOL"),
         }
-        data = g.log_request_data = RequestData(http_request, trace, span_id, sampled)
+        data = context.log_request_data = RequestData(http_request, trace, span_id, sampled)
     return data
 
 

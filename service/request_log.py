@@ -62,22 +62,27 @@ class RequestLog:
         if not self._logger.isEnabledFor(level) or level < self._handler.level:
             return
         data = current_request_data()
-        started = g.get("request_started")
+        context = g._get_current_object()  # type: ignore[attr-defined]
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        environ = current.environ
+        started = getattr(context, "request_started", None)
         latency = time.perf_counter() - started if started is not None else 0.0
         http_request = {
             **data.http_request,
             "status": status,
             "latency": f"{latency:.6f}s",
-            "remoteIp": client_ip(request.environ),
+            "remoteIp": client_ip(environ),
         }
-        if request.content_length is not None:
-            http_request["requestSize"] = str(request.content_length)
-        if response.content_length is not None:
-            http_request["responseSize"] = str(response.content_length)
+        request_size = _request_size(environ)
+        if request_size is not None:
+            http_request["requestSize"] = request_size
+        response_size = response.content_length
+        if response_size is not None:
+            http_request["responseSize"] = str(response_size)
         trace = data.trace
         line = {
-            "message": f"{request.method} {request.path} {status}",
-            **json_fields(),
+            "message": f"{environ.get('REQUEST_METHOD')} {current.path} {status}",
+            **json_fields(context),
             "logging.googleapis.com/trace": self._trace_prefix + trace if trace else "",
             "logging.googleapis.com/spanId": data.span_id or "",
             "logging.googleapis.com/trace_sampled": data.trace_sampled,
@@ -103,16 +108,27 @@ class RequestLog:
 _LINE = RequestLog.log_request.__code__.co_firstlineno
 
 
-def json_fields() -> dict[str, Any]:
-    """The view's fields (g.log_fields), the error code and the stage timings."""
-    fields: dict[str, Any] = dict(g.get("log_fields", {}))
-    error_code = g.get("error_code")
+def json_fields(context: Any) -> dict[str, Any]:
+    """The view's fields (g.log_fields), the error code and the stage timings; `context` is
+    the request's `g` object itself."""
+    fields: dict[str, Any] = dict(getattr(context, "log_fields", {}))
+    error_code = getattr(context, "error_code", None)
     if error_code:
         fields["error_code"] = error_code
-    stage_ms = g.get("stage_ms")
+    stage_ms = getattr(context, "stage_ms", None)
     if stage_ms:
         fields["timing_ms"] = {name: round(ms, 3) for name, ms in stage_ms.items()}
     return fields
+
+
+def _request_size(environ: dict[str, Any]) -> str | None:
+    """Werkzeug's `Request.content_length` rules, read from the environ (no header lookups):
+    none for a chunked body or without the header, 0 for a malformed one."""
+    length = environ.get("CONTENT_LENGTH")
+    if length is None or environ.get("HTTP_TRANSFER_ENCODING") == "chunked":
+        return None
+    length = length.strip()
+    return str(int(length)) if length.isascii() and length.isdigit() else "0"
 
 
 def _dumps(line: dict[str, Any]) -> bytes:
