@@ -17,10 +17,10 @@ import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 
+from fakes.vertex_server import FakeVertexServer, Fault
 from service import Settings, create_app
 from service.model import golden_samples
 from service.model_server.open_inference import MODEL_NAME
-from tests.fakes.vertex_server import FakeVertexServer, Fault
 
 # header -> (its value, the part of it that must never be written anywhere)
 CREDENTIALS = {

@@ -97,7 +97,7 @@ def test_config_binds_port_on_every_interface_and_fits_cloud_run(monkeypatch) ->
 
     assert config["bind"] == ["0.0.0.0:9123"]
     assert config["workers"] == 3
-    assert config["worker_class"] == "gthread" and config["threads"] == 4
+    assert config["worker_class"] == "service.server.worker.Worker" and config["threads"] == 4
     assert config["graceful_timeout"] < 10  # Cloud Run's SIGTERM-to-SIGKILL grace
     assert config["max_requests"] > 0 and config["max_requests_jitter"] > 0
     assert os.environ["OPENBLAS_NUM_THREADS"] == "1"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.fakes.vertex_server import FakeVertexServer
+from fakes.vertex_server import FakeVertexServer
 from tests.gunicorn_process import GunicornProcess, running_gunicorn
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -37,7 +37,7 @@ def fake_vertex(fake_vertex_server: FakeVertexServer) -> Iterator[FakeVertexServ
 
 @dataclass
 class FakeVertexProcess:
-    """`python -m tests.fakes.vertex_server`, steered over its control routes."""
+    """`python -m fakes.vertex_server`, steered over its control routes."""
 
     process: subprocess.Popen
     rest_port: int
@@ -62,7 +62,7 @@ class FakeVertexProcess:
 def fake_vertex_process() -> Iterator[FakeVertexProcess]:
     """The model tier: the fake Vertex AI server over the embedded model, as a process."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.vertex_server", "--port", "0", "--grpc-port", "0"],
+        [sys.executable, "-m", "fakes.vertex_server", "--port", "0", "--grpc-port", "0"],
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         stdout=subprocess.PIPE,

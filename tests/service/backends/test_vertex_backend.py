@@ -8,13 +8,13 @@ import time
 import numpy as np
 import pytest
 
+from fakes.vertex_server import Fault, SilentListener
 from service.backends import BackendNotReady
 from service.backends import vertex as vertex_module
 from service.backends.embedded import EmbeddedBackend
 from service.backends.vertex import VertexBackend, VertexConfig, build_prediction_client
 from service.model import load_classifier
 from service.resilience import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
-from tests.fakes.vertex_server import Fault, SilentListener
 
 ENDPOINT = "projects/fashion-test/locations/us-central1/endpoints/987"
 TRANSPORTS = ["grpc", "rest"]

@@ -10,17 +10,25 @@ that a test through it checks the service's encoding: AutoML image instances
 784-float instances get a plain list of 10 probabilities, as a custom-trained model returns.
 
 Faults are set over HTTP on the REST port (so a test can steer a server in another process):
-    POST /_control/fault  {"kind": "unavailable", "count": 3, "latency_ms": 0}
-    POST /_control/reset  clears the fault and the counters
-    GET  /_control/stats  {"attempts": N, "faults_served": {...}, "endpoints": [...]}
+    POST /_control/fault  {"kind": "unavailable", "count": 3, "latency_ms": 0,
+                           "after_s": 20, "for_s": 20}
+    POST /_control/reset  clears the fault and the counters (not the base latency)
+    GET  /_control/stats  {"attempts": N, "faults_served": {...}, "endpoints": [...],
+                           "per_second": [[unix second, attempts], ...]}
 Kinds: none, unavailable (UNAVAILABLE / 503), overloaded (RESOURCE_EXHAUSTED / 429),
-internal (INTERNAL / 500), malformed (a well-formed answer of the wrong shape), garbage
-(bytes that do not parse), hang (never answers). `count` limits the fault to the next N
-attempts (default: every attempt until reset); `latency_ms` delays every answer.
+internal (INTERNAL / 500), deadline (DEADLINE_EXCEEDED / 504), slow (a good answer after the
+fault's latency_ms), malformed (a well-formed answer of the wrong shape), garbage (bytes that do
+not parse), hang (never answers). `count` limits the fault to the next N attempts (default:
+every attempt); `after_s` and `for_s` make it a time window, starting `after_s` seconds after
+it is set and lasting `for_s` seconds (default: from now until reset); `latency_ms` delays
+every attempt while the fault is active. The base latency (`--latency-ms`) delays every answer,
+faulty or not: the model's own serving time.
 `SilentListener` is a TCP port that accepts connections and never says a word.
 
-Run as a process: `python -m tests.fakes.vertex_server --port 0 --grpc-port 0` prints one JSON
-line with the ports it bound, then serves until SIGTERM or SIGINT.
+Run as a process (loadtest, benchmarks and tests start it this way):
+    python -m fakes.vertex_server --port 0 --grpc-port 0 --latency-ms 100 \
+        [--fault unavailable --fault-after 20 --fault-for 20]
+prints one JSON line with the ports it bound, then serves until SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -53,9 +61,27 @@ from service.model import load_classifier
 HOST = "127.0.0.1"
 SERVICE_NAME = "google.cloud.aiplatform.v1.PredictionService"
 REST_PREDICT_SUFFIX = ":predict"
-FAULT_KINDS = ("none", "unavailable", "overloaded", "internal", "malformed", "garbage", "hang")
+FAULT_KINDS = (
+    "none",
+    "unavailable",
+    "overloaded",
+    "internal",
+    "deadline",
+    "slow",
+    "malformed",
+    "garbage",
+    "hang",
+)
 GARBAGE_PROTO = b"\x0a\x05abc"  # field 1 claims 5 bytes and carries 3: does not decode
 HANG_LIMIT_SECONDS = 60.0
+# Enough threads for every call in flight: 80 concurrent requests, each with its retries.
+GRPC_THREADS = 512
+STATUS_CODES = {
+    "unavailable": (grpc.StatusCode.UNAVAILABLE, 503, "UNAVAILABLE"),
+    "overloaded": (grpc.StatusCode.RESOURCE_EXHAUSTED, 429, "RESOURCE_EXHAUSTED"),
+    "internal": (grpc.StatusCode.INTERNAL, 500, "INTERNAL"),
+    "deadline": (grpc.StatusCode.DEADLINE_EXCEEDED, 504, "DEADLINE_EXCEEDED"),
+}
 
 
 class BadInstance(ValueError):
@@ -67,23 +93,31 @@ class Fault:
     kind: str = "none"
     count: int | None = None  # None: every attempt until reset
     latency_ms: int = 0
+    after_s: float = 0.0  # the fault starts this long after it is set
+    for_s: float | None = None  # and lasts this long (None: until reset)
 
 
 class FaultPlan:
     """The current fault and the attempt counters, shared by both protocols' threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, base_latency_ms: int = 0) -> None:
         self._lock = threading.Lock()
         self._fault = Fault()
+        self._fault_set_at = time.monotonic()
+        self.base_latency_ms = base_latency_ms
         self.attempts = 0
         self.faults_served: Counter[str] = Counter()
         self.endpoints: list[str] = []
+        self.per_second: Counter[int] = Counter()
 
     def set(self, fault: Fault) -> None:
         if fault.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {fault.kind!r}; expected one of {FAULT_KINDS}")
+        if fault.after_s < 0 or (fault.for_s is not None and fault.for_s <= 0):
+            raise ValueError("after_s must be >= 0 and for_s > 0")
         with self._lock:
             self._fault = fault
+            self._fault_set_at = time.monotonic()
 
     def reset(self) -> None:
         with self._lock:
@@ -91,14 +125,24 @@ class FaultPlan:
             self.attempts = 0
             self.faults_served.clear()
             self.endpoints.clear()
+            self.per_second.clear()
+
+    def _active(self, fault: Fault) -> bool:
+        elapsed = time.monotonic() - self._fault_set_at
+        if elapsed < fault.after_s:
+            return False
+        return fault.for_s is None or elapsed < fault.after_s + fault.for_s
 
     def next_attempt(self, endpoint: str) -> tuple[str, float]:
         """Count an attempt; return the fault kind to serve and the added latency (s)."""
         with self._lock:
             self.attempts += 1
+            self.per_second[int(time.time())] += 1
             if endpoint not in self.endpoints:
                 self.endpoints.append(endpoint)
             fault = self._fault
+            if not self._active(fault):
+                return "none", self.base_latency_ms / 1000.0
             kind = fault.kind
             if kind != "none" and fault.count is not None:
                 if fault.count <= 0:
@@ -107,7 +151,7 @@ class FaultPlan:
                     fault.count -= 1
             if kind != "none":
                 self.faults_served[kind] += 1
-            return kind, fault.latency_ms / 1000.0
+            return kind, (self.base_latency_ms + fault.latency_ms) / 1000.0
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -115,6 +159,7 @@ class FaultPlan:
                 "attempts": self.attempts,
                 "faults_served": dict(self.faults_served),
                 "endpoints": list(self.endpoints),
+                "per_second": sorted(self.per_second.items()),
             }
 
 
@@ -181,9 +226,11 @@ class QuietRequestHandler(WSGIRequestHandler):
 class FakeVertexServer:
     """Both protocols on loopback, one fault plan, one model."""
 
-    def __init__(self, deployed_model_id: str = "7341985214160478208") -> None:
+    def __init__(
+        self, deployed_model_id: str = "7341985214160478208", base_latency_ms: int = 0
+    ) -> None:
         self.model = FakeModel(deployed_model_id)
-        self.faults = FaultPlan()
+        self.faults = FaultPlan(base_latency_ms)
         self._stopping = threading.Event()
         self._grpc_server: grpc.Server | None = None
         self._http_server: Any = None
@@ -192,7 +239,7 @@ class FakeVertexServer:
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self, rest_port: int = 0, grpc_port: int = 0) -> FakeVertexServer:
-        self._grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+        self._grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=GRPC_THREADS))
         handler = grpc.unary_unary_rpc_method_handler(
             self._grpc_predict,
             request_deserializer=PredictRequest.deserialize,
@@ -235,13 +282,8 @@ class FakeVertexServer:
         if kind == "hang":
             self._wait(HANG_LIMIT_SECONDS, context.is_active)
             context.abort(grpc.StatusCode.CANCELLED, "hung until the client left")
-        statuses = {
-            "unavailable": grpc.StatusCode.UNAVAILABLE,
-            "overloaded": grpc.StatusCode.RESOURCE_EXHAUSTED,
-            "internal": grpc.StatusCode.INTERNAL,
-        }
-        if kind in statuses:
-            context.abort(statuses[kind], f"injected fault: {kind}")
+        if kind in STATUS_CODES:
+            context.abort(STATUS_CODES[kind][0], f"injected fault: {kind}")
         if kind == "garbage":
             return GARBAGE_PROTO
         raw = PredictRequest.pb(request)
@@ -281,13 +323,8 @@ class FakeVertexServer:
         if kind == "hang":
             self._wait(HANG_LIMIT_SECONDS, lambda: True)
             return _rest_error(499, "CANCELLED", "hung until the limit")
-        statuses = {
-            "unavailable": (503, "UNAVAILABLE"),
-            "overloaded": (429, "RESOURCE_EXHAUSTED"),
-            "internal": (500, "INTERNAL"),
-        }
-        if kind in statuses:
-            return _rest_error(*statuses[kind], f"injected fault: {kind}")
+        if kind in STATUS_CODES:
+            return _rest_error(*STATUS_CODES[kind][1:], f"injected fault: {kind}")
         if kind == "garbage":
             return Response(b"<html>502 from a proxy</html>", 200, mimetype="application/json")
         try:
@@ -364,8 +401,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="REST and control port (0: any)")
     parser.add_argument("--grpc-port", type=int, default=0, help="gRPC port (0: any)")
     parser.add_argument("--deployed-model-id", default="7341985214160478208")
+    parser.add_argument(
+        "--latency-ms", type=int, default=0, help="base latency of every answer (default 0)"
+    )
+    parser.add_argument("--fault", choices=FAULT_KINDS, default="none", help="a fault to serve")
+    parser.add_argument(
+        "--fault-after", type=float, default=0.0, help="seconds from start to the fault"
+    )
+    parser.add_argument("--fault-for", type=float, help="how long the fault lasts (s)")
     args = parser.parse_args(argv)
-    server = FakeVertexServer(args.deployed_model_id).start(args.port, args.grpc_port)
+    if args.latency_ms < 0:
+        parser.error("--latency-ms must be >= 0")
+    server = FakeVertexServer(args.deployed_model_id, args.latency_ms)
+    try:
+        server.faults.set(Fault(args.fault, after_s=args.fault_after, for_s=args.fault_for))
+    except ValueError as error:
+        parser.error(str(error))
+    server.start(args.port, args.grpc_port)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
