@@ -112,6 +112,9 @@ def api_tiers(
         "PREDICT_TIMEOUT_SECONDS": str(DEADLINE_SECONDS),
         "VERTEX_TIMEOUT_SECONDS": str(CALL_TIMEOUT_SECONDS),
         "VERTEX_RETRIES": str(RETRIES),
+        # Every retry allowed: these tiers check each request's attempts one by one; the
+        # budget itself is held to its default under load (test_two_tier_under_load.py).
+        "VERTEX_RETRY_BUDGET": "10",
         "VERTEX_BREAKER_FAILURES": str(BREAKER_FAILURES),
         "VERTEX_BREAKER_RESET_SECONDS": str(BREAKER_RESET_SECONDS),
     }
