@@ -1,7 +1,9 @@
 """`python -m loadtest` (`nox -s loadtest -- ...`): run Locust headless, gate on the SLOs, exit.
 
-Without --host it starts the service locally under Gunicorn (embedded model) on a free port of
-127.0.0.1, runs the default scenario (open model, 100 requests/s at peak, "ramp" shape, 60 s),
+Without --host it starts the service locally under Gunicorn (embedded model; or, with
+--backend vertex-fake, BACKEND=vertex with one worker in front of the repository's wire-level
+Vertex AI server answering after --upstream-latency-ms) on a free port of 127.0.0.1, runs the
+default scenario (open model, 100 requests/s at peak, "ramp" shape, 60 s),
 judges the run and stops the service. Exit codes: 0 every SLO met; 1 an SLO breached; 2 the
 run cannot be judged (or the command line or SLO file is wrong). This process never imports
 Locust: it runs `python -m locust -f loadtest/locustfile.py`, which judges the run in-process
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import slo
 from loadtest import arrivals, auth, preflight
-from loadtest.local_service import LocalService, ServiceStartError
+from loadtest.local_service import LocalService, LocalVertexFake, ServiceStartError
 from loadtest.profiles import DEFAULT_PROFILE, PROFILES
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -32,6 +34,17 @@ DEFAULT_REPORTS = Path("reports/loadtest")
 CANNOT_JUDGE = 2
 LOCUST_GRACE_S = 90
 WORKERS_WAIT_S = 300  # a master gives up (and the run cannot be judged) without its workers
+BACKENDS = ("embedded", "vertex-fake")
+FAULT_KINDS = (
+    "unavailable",
+    "overloaded",
+    "internal",
+    "deadline",
+    "slow",
+    "malformed",
+    "garbage",
+    "hang",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +97,26 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--slo-file", type=Path, default=slo.DEFAULT_SLOS_PATH, help="SLO YAML")
     gate.add_argument(
         "--report-dir", type=Path, default=DEFAULT_REPORTS, help="runs go in DIR/<timestamp>/"
+    )
+    tier = parser.add_argument_group("local service's backend (no --host)")
+    tier.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="embedded",
+        help="embedded: the model in the service (default); vertex-fake: BACKEND=vertex, one "
+        "worker, in front of a local wire-level Vertex AI server (fakes/vertex_server.py)",
+    )
+    tier.add_argument(
+        "--upstream-latency-ms",
+        type=int,
+        default=100,
+        help="vertex-fake: how long the fake takes to answer each call (default 100)",
+    )
+    tier.add_argument(
+        "--upstream-fault",
+        help="vertex-fake: KIND[@AFTER[+FOR]], e.g. unavailable@20+20: the fake answers with "
+        "that fault from AFTER s for FOR s (kinds: unavailable, overloaded, internal, "
+        "deadline, slow, malformed, garbage, hang)",
     )
     drill = parser.add_argument_group("degradation drill (local service only, never production)")
     drill.add_argument("--inject-latency-ms", type=float, default=0.0, help="delay each predict")
@@ -160,7 +193,34 @@ def check_arguments(args: argparse.Namespace) -> str | None:
         return "--expect-workers and --processes do not combine (workers come from elsewhere)"
     if args.check_auth and not args.host:
         return "--check-auth needs --host"
+    if args.host and args.backend != "embedded":
+        return "--backend only applies to the local service (no --host)"
+    if args.upstream_fault and args.backend != "vertex-fake":
+        return "--upstream-fault needs --backend vertex-fake"
+    if args.upstream_latency_ms < 0:
+        return "--upstream-latency-ms must be >= 0"
+    if args.upstream_fault:
+        try:
+            parse_fault(args.upstream_fault)
+        except ValueError as error:
+            return f"--upstream-fault {args.upstream_fault!r}: {error}"
     return None
+
+
+def parse_fault(text: str) -> tuple[str, float, float | None]:
+    """'unavailable@20+20' -> ('unavailable', 20.0, 20.0); 'hang' -> ('hang', 0.0, None)."""
+    kind, _, window = text.partition("@")
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+    after, _, duration = window.partition("+")
+    try:
+        start = float(after) if after else 0.0
+        length = float(duration) if duration else None
+    except ValueError:
+        raise ValueError("expected KIND[@AFTER[+FOR]] with AFTER and FOR in seconds") from None
+    if start < 0 or (length is not None and length <= 0):
+        raise ValueError("AFTER must be >= 0 and FOR > 0")
+    return kind, start, length
 
 
 def new_run_dir(base: Path) -> Path:
@@ -185,11 +245,42 @@ def target_service(args: argparse.Namespace, run_dir: Path) -> Iterator[str]:
             f"loadtest.degrade:degraded_app(latency_ms={args.inject_latency_ms!r}, "
             f"error_share={args.inject_error_share!r})"
         )
-    service = LocalService(run_dir / "service.log", app=app, environ={"BACKEND": "embedded"})
-    print(f"loadtest: starting the service locally ({app}) on {service.url}", flush=True)
-    with service:
-        print("loadtest: the service is ready", flush=True)
-        yield service.url
+    with contextlib.ExitStack() as stack:
+        environ = {"BACKEND": "embedded"}
+        fake = None
+        if args.backend == "vertex-fake":
+            fault = parse_fault(args.upstream_fault) if args.upstream_fault else None
+            fake = LocalVertexFake(run_dir / "vertex-fake.log", args.upstream_latency_ms, fault)
+            stack.enter_context(fake)
+            environ = fake.service_environment()
+            print(
+                f"loadtest: Vertex AI fake on 127.0.0.1:{fake.grpc_port} (gRPC), answering "
+                f"after {args.upstream_latency_ms} ms"
+                + (f", fault {args.upstream_fault}" if args.upstream_fault else ""),
+                flush=True,
+            )
+        service = LocalService(run_dir / "service.log", app=app, environ=environ)
+        print(f"loadtest: starting the service locally ({app}) on {service.url}", flush=True)
+        with service:
+            print("loadtest: the service is ready", flush=True)
+            yield service.url
+        if fake is not None:
+            write_upstream_stats(fake, run_dir)
+
+
+def write_upstream_stats(fake: LocalVertexFake, run_dir: Path) -> None:
+    """What the upstream saw (calls, faults served, calls per second): upstream.json."""
+    try:
+        stats = fake.stats()
+    except (OSError, ValueError) as error:
+        print(f"loadtest: no upstream figures ({error})", file=sys.stderr)
+        return
+    (run_dir / "upstream.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    print(
+        f"loadtest: the Vertex AI fake saw {stats['attempts']} calls "
+        f"(faults served: {stats['faults_served'] or 'none'}); upstream.json",
+        flush=True,
+    )
 
 
 def locust_command(args: argparse.Namespace, host: str, run_dir: Path) -> list[str]:
