@@ -149,15 +149,16 @@ def test_kill_9_of_a_worker_loses_at_most_its_requests_in_flight(tmp_path: Path)
 
 
 def test_slow_clients_cannot_hold_every_worker_thread(tmp_path: Path) -> None:
-    """More byte-by-byte uploads than the instance has threads: each is cut after
-    SLOW_CLIENT_TIMEOUT seconds of holding a thread, and normal requests get through."""
+    """With WORKER_CLASS=gthread (kept for comparison): more byte-by-byte uploads than the
+    instance has threads: each is cut after SLOW_CLIENT_TIMEOUT seconds of holding a thread,
+    and normal requests get through. The gevent worker's case: test_connection_drill.py."""
     timeout, threads, slow = 2, 2, 4
     body, _ = golden_png(7)
     with running_gunicorn(
         tmp_path / "gunicorn.log",
         workers=1,
         threads=threads,
-        environment={"SLOW_CLIENT_TIMEOUT": str(timeout)},
+        environment={"SLOW_CLIENT_TIMEOUT": str(timeout), "WORKER_CLASS": "gthread"},
     ) as server:
         trickler = Trickler(server.port, connections=slow, interval=0.2)
         try:
