@@ -9,7 +9,8 @@ work (decoding, a forward pass) runs to completion on the worker's one core, as 
 threads held by the GIL. What this class adds to gunicorn's GeventWorker:
 - gRPC's gevent integration, switched on right after monkey-patching and before any channel is
   made (grpc.experimental.gevent.init_gevent; grpc/grpc#15071, #27340), when gRPC is installed;
-- the requests in flight bounded at the worker's share of CONCURRENCY (in_flight.py);
+- request bodies read before dispatch, and the requests in flight bounded at the worker's
+  share of CONCURRENCY (in_flight.py);
 - each request's reads bounded by SLOW_CLIENT_TIMEOUT (hooks.SlowClientGuard);
 - the fd limit raised to fit WORKER_CONNECTIONS.
 Other concerns compose as mixins placed before GeventWorker, e.g.
@@ -24,6 +25,7 @@ from typing import Any
 
 from gunicorn.workers.ggevent import GeventWorker
 
+from service.config import Settings
 from service.server.hooks import SlowClientGuard
 from service.server.in_flight import InFlightLimit
 from service.server.sizing import Sizing
@@ -77,7 +79,8 @@ class Worker(GeventWorker):
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
-        self.wsgi = InFlightLimit(self.wsgi, self.sizing.requests_per_worker)
+        max_body_bytes = Settings.from_env().max_body_bytes
+        self.wsgi = InFlightLimit(self.wsgi, self.sizing.requests_per_worker, max_body_bytes)
         self.guard = SlowClientGuard(self.sizing.slow_client_timeout)
 
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
