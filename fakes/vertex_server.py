@@ -12,7 +12,8 @@ that a test through it checks the service's encoding: AutoML image instances
 Faults are set over HTTP on the REST port (so a test can steer a server in another process):
     POST /_control/fault  {"kind": "unavailable", "count": 3, "latency_ms": 0,
                            "after_s": 20, "for_s": 20}
-    POST /_control/reset  clears the fault and the counters (not the base latency)
+    POST /_control/latency {"latency_ms": 100}: the base latency from now on
+    POST /_control/reset  clears the fault and the counters, restores the start-up latency
     GET  /_control/stats  {"attempts": N, "faults_served": {...}, "endpoints": [...],
                            "per_second": [[unix second, attempts], ...]}
 Kinds: none, unavailable (UNAVAILABLE / 503), overloaded (RESOURCE_EXHAUSTED / 429),
@@ -105,7 +106,7 @@ class FaultPlan:
         self._lock = threading.Lock()
         self._fault = Fault()
         self._fault_set_at = time.monotonic()
-        self.base_latency_ms = base_latency_ms
+        self.base_latency_ms = self.initial_latency_ms = base_latency_ms
         self.attempts = 0
         self.faults_served: Counter[str] = Counter()
         self.endpoints: list[str] = []
@@ -123,6 +124,7 @@ class FaultPlan:
     def reset(self) -> None:
         with self._lock:
             self._fault = Fault()
+            self.base_latency_ms = self.initial_latency_ms
             self.attempts = 0
             self.faults_served.clear()
             self.endpoints.clear()
@@ -380,6 +382,15 @@ class FakeVertexServer:
             return Response(json.dumps(self.faults.stats()), mimetype="application/json")
         if action == "reset" and request.method == "POST":
             self.faults.reset()
+            return Response("{}", mimetype="application/json")
+        if action == "latency" and request.method == "POST":
+            try:
+                latency_ms = int(json.loads(request.get_data())["latency_ms"])
+                if latency_ms < 0:
+                    raise ValueError("latency_ms must be >= 0")
+            except (ValueError, TypeError, KeyError) as error:
+                return _rest_error(400, "INVALID_ARGUMENT", f"bad latency: {error}")
+            self.faults.base_latency_ms = latency_ms
             return Response("{}", mimetype="application/json")
         if action == "fault" and request.method == "POST":
             try:

@@ -47,9 +47,18 @@ class FakeVertexProcess:
     def rest_url(self) -> str:
         return f"http://127.0.0.1:{self.rest_port}"
 
-    def fault(self, kind: str, count: int | None = None, latency_ms: int = 0) -> None:
-        fault = {"kind": kind, "count": count, "latency_ms": latency_ms}
+    def fault(self, kind: str, count: int | None = None, latency_ms: int = 0, **window) -> None:
+        """Serve `kind`; `window` may give after_s and for_s (seconds from now)."""
+        fault = {"kind": kind, "count": count, "latency_ms": latency_ms, **window}
         requests.post(f"{self.rest_url}/_control/fault", json=fault, timeout=5).raise_for_status()
+
+    def latency(self, latency_ms: int) -> None:
+        """Every answer after `latency_ms` (until reset)."""
+        url = f"{self.rest_url}/_control/latency"
+        requests.post(url, json={"latency_ms": latency_ms}, timeout=5).raise_for_status()
+
+    def stats(self) -> dict:
+        return requests.get(f"{self.rest_url}/_control/stats", timeout=5).json()
 
     def reset(self) -> None:
         requests.post(f"{self.rest_url}/_control/reset", timeout=5).raise_for_status()
