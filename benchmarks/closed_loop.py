@@ -27,9 +27,15 @@ from benchmarks.loadgen import PERCENTILES, Connection, LoadGenerator
 
 async def _drive(
     generator: LoadGenerator, connection: Connection, until: float, record: Any
-) -> dict[str, Any]:
-    port = connection.transport.get_extra_info("sockname")[1]  # type: ignore[union-attr]
-    tally = {"local_port": port, "requests": 0, "errors": 0}
+) -> list[dict[str, Any]]:
+    """Requests back to back until `until`; one tally per socket used (a reconnect opens
+    another, with another local port)."""
+
+    def port() -> int:
+        return connection.transport.get_extra_info("sockname")[1]  # type: ignore[union-attr]
+
+    tally = {"local_port": port(), "requests": 0, "errors": 0}
+    tallies = [tally]
     while time.monotonic() < until:
         started = time.monotonic()
         try:
@@ -37,6 +43,8 @@ async def _drive(
         except ConnectionError:
             tally["errors"] += 1
             connection = await generator._connect()
+            tally = {"local_port": port(), "requests": 0, "errors": 0}
+            tallies.append(tally)
             continue
         tally["requests"] += 1
         tally["errors"] += status != 200
@@ -44,8 +52,10 @@ async def _drive(
         if not connection.reusable:
             connection.transport.close()  # type: ignore[union-attr]
             connection = await generator._connect()
+            tally = {"local_port": port(), "requests": 0, "errors": 0}
+            tallies.append(tally)
     connection.transport.close()  # type: ignore[union-attr]
-    return tally
+    return tallies
 
 
 async def run(url: str, body: bytes, content_type: str, connections: int, duration: float):
@@ -58,9 +68,10 @@ async def run(url: str, body: bytes, content_type: str, connections: int, durati
 
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.monotonic()
-    tallies = await asyncio.gather(
+    per_connection = await asyncio.gather(
         *(_drive(generator, c, started + duration, record) for c in opened)
     )
+    tallies = [tally for sockets in per_connection for tally in sockets]
     wall = time.monotonic() - started
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)

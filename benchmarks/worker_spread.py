@@ -77,7 +77,10 @@ def spread_figures(png: Path, directory: Path, runs: int, seconds: float) -> dic
     for connections in CONNECTION_COUNTS:
         for run in range(runs):
             log = directory / f"spread-{connections}-{run}.log"
-            with GunicornServer(SERVICE_APP, log, None, {"WEB_CONCURRENCY": "2"}) as server:
+            # CONCURRENCY above the connections: every request in flight is served, none is
+            # refused for the instance's bound (Cloud Run would not send more than it).
+            environ = {"WEB_CONCURRENCY": "2", "CONCURRENCY": str(2 * connections)}
+            with GunicornServer(SERVICE_APP, log, None, environ) as server:
                 server.seconds_to_first_success("/predict", png.read_bytes(), "image/png")
                 server.wait_for_workers(2)
                 figures = one_run(server, png, connections, seconds)
