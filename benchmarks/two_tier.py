@@ -188,3 +188,25 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def render_rows(two_tier: dict[str, Any], spread: dict[str, Any] | None) -> list[str]:
+    """Lines for `python -m benchmarks`' table: the two-tier figures and the worker spread."""
+    lines = []
+    for name, run in two_tier["runs"].items():
+        best = run["max_sustainable"]
+        rate = f"{best['achieved_rate']:.0f} req/s" if best else "none"
+        lines.append(
+            f"two-tier ({name}, 1 worker, {two_tier['upstream_latency_ms']} ms upstream): max "
+            f"sustainable at p99 < {LATENCY_CEILING_MS:.0f} ms: {rate} (target >= 300; "
+            f"physical limit {two_tier['physical_limit_per_s']}/s)"
+        )
+        lines.append(f"  {describe_in_flight(run['in_flight'])}")
+    if spread:
+        for connections, runs in spread["runs"].items():
+            shares = ", ".join(f"{run['max_request_share']:.0%}" for run in runs)
+            lines.append(
+                f"worker spread, {connections} keep-alive connections over 2 workers: largest "
+                f"request share per run {shares} (target <= 60%)"
+            )
+    return lines
