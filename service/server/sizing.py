@@ -22,6 +22,9 @@ DEFAULT_CONCURRENCY = 80
 # socket buffers (about 10 kB measured, README "Sizing"); the kernel's fd limit is raised to fit.
 DEFAULT_WORKER_CONNECTIONS = 4000
 DEFAULT_SLOW_CLIENT_TIMEOUT = 30
+# Request bodies one worker holds in memory at once: six bodies of the 10 MiB maximum, or
+# thousands of ordinary ones. Beyond it a request waits, unread, for its turn.
+DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 64 * 1024 * 1024
 # gevent: the service's worker (service/server/worker.py); gthread: gunicorn's threaded worker,
 # kept selectable so that the benchmarks can compare the two (README "Sizing").
 WORKER_CLASSES = {"gevent": "service.server.worker.Worker", "gthread": "gthread"}
@@ -56,6 +59,7 @@ class Sizing:
     concurrency: int  # CONCURRENCY: requests in flight per instance (Cloud Run's setting)
     worker_connections: int  # WORKER_CONNECTIONS: open connections per worker
     slow_client_timeout: int  # SLOW_CLIENT_TIMEOUT: seconds a request may spend reading
+    body_bytes_in_flight: int  # MAX_BODY_BYTES_IN_FLIGHT: per worker
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Sizing:
@@ -74,6 +78,9 @@ class Sizing:
             ),
             slow_client_timeout=positive_int(
                 environ, "SLOW_CLIENT_TIMEOUT", DEFAULT_SLOW_CLIENT_TIMEOUT
+            ),
+            body_bytes_in_flight=positive_int(
+                environ, "MAX_BODY_BYTES_IN_FLIGHT", DEFAULT_MAX_BODY_BYTES_IN_FLIGHT
             ),
         )
         if sizing.worker_connections < sizing.requests_per_worker:

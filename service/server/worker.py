@@ -79,8 +79,13 @@ class Worker(GeventWorker):
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
-        max_body_bytes = Settings.from_env().max_body_bytes
-        self.wsgi = InFlightLimit(self.wsgi, self.sizing.requests_per_worker, max_body_bytes)
+        self.wsgi = InFlightLimit(
+            self.wsgi,
+            self.sizing.requests_per_worker,
+            max_body_bytes=Settings.from_env().max_body_bytes,
+            body_budget=self.sizing.body_bytes_in_flight,
+            body_wait=self.sizing.slow_client_timeout,
+        )
         self.guard = SlowClientGuard(self.sizing.slow_client_timeout)
 
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
