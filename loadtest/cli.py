@@ -115,8 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     tier.add_argument(
         "--upstream-fault",
         help="vertex-fake: KIND[@AFTER[+FOR]], e.g. unavailable@20+20: the fake answers with "
-        "that fault from AFTER s for FOR s (kinds: unavailable, overloaded, internal, "
-        "deadline, slow, malformed, garbage, hang)",
+        "that fault from AFTER s after it starts (the load begins a few seconds later, once "
+        "the service is ready) for FOR s (kinds: unavailable, overloaded, internal, deadline, "
+        "slow, malformed, garbage, hang)",
     )
     drill = parser.add_argument_group("degradation drill (local service only, never production)")
     drill.add_argument("--inject-latency-ms", type=float, default=0.0, help="delay each predict")
