@@ -24,8 +24,14 @@ from pathlib import Path
 
 import slo
 from loadtest import arrivals, auth, preflight
-from loadtest.local_service import LocalService, LocalVertexFake, ServiceStartError
+from loadtest.local_service import LocalService, ServiceStartError
 from loadtest.profiles import DEFAULT_PROFILE, PROFILES
+from loadtest.two_tier import (
+    BACKENDS,
+    LocalVertexFake,
+    parse_fault,
+    write_upstream_stats,
+)
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 DEFAULT_RATE = 100.0
@@ -34,17 +40,6 @@ DEFAULT_REPORTS = Path("reports/loadtest")
 CANNOT_JUDGE = 2
 LOCUST_GRACE_S = 90
 WORKERS_WAIT_S = 300  # a master gives up (and the run cannot be judged) without its workers
-BACKENDS = ("embedded", "vertex-fake")
-FAULT_KINDS = (
-    "unavailable",
-    "overloaded",
-    "internal",
-    "deadline",
-    "slow",
-    "malformed",
-    "garbage",
-    "hang",
-)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,22 +203,6 @@ def check_arguments(args: argparse.Namespace) -> str | None:
     return None
 
 
-def parse_fault(text: str) -> tuple[str, float, float | None]:
-    """'unavailable@20+20' -> ('unavailable', 20.0, 20.0); 'hang' -> ('hang', 0.0, None)."""
-    kind, _, window = text.partition("@")
-    if kind not in FAULT_KINDS:
-        raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
-    after, _, duration = window.partition("+")
-    try:
-        start = float(after) if after else 0.0
-        length = float(duration) if duration else None
-    except ValueError:
-        raise ValueError("expected KIND[@AFTER[+FOR]] with AFTER and FOR in seconds") from None
-    if start < 0 or (length is not None and length <= 0):
-        raise ValueError("AFTER must be >= 0 and FOR > 0")
-    return kind, start, length
-
-
 def new_run_dir(base: Path) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     candidate, suffix = base / stamp, 1
@@ -267,21 +246,6 @@ def target_service(args: argparse.Namespace, run_dir: Path) -> Iterator[str]:
             yield service.url
         if fake is not None:
             write_upstream_stats(fake, run_dir)
-
-
-def write_upstream_stats(fake: LocalVertexFake, run_dir: Path) -> None:
-    """What the upstream saw (calls, faults served, calls per second): upstream.json."""
-    try:
-        stats = fake.stats()
-    except (OSError, ValueError) as error:
-        print(f"loadtest: no upstream figures ({error})", file=sys.stderr)
-        return
-    (run_dir / "upstream.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
-    print(
-        f"loadtest: the Vertex AI fake saw {stats['attempts']} calls "
-        f"(faults served: {stats['faults_served'] or 'none'}); upstream.json",
-        flush=True,
-    )
 
 
 def locust_command(args: argparse.Namespace, host: str, run_dir: Path) -> list[str]:

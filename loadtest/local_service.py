@@ -4,17 +4,12 @@ The service runs exactly as in its container (`gunicorn -c service/gunicorn.conf
 "service:create_app()"`, embedded model) but bound to a free port on 127.0.0.1. Gunicorn gets a
 session of its own, so a Ctrl-C in the terminal reaches the load generator (which then ends the
 run and judges it) and not the service it is still measuring; `stop()` ends it afterwards.
-
-`LocalVertexFake` runs the wire-level Vertex AI server (`python -m fakes.vertex_server`, from
-the repository) as a process, for the two-tier run: the service with BACKEND=vertex in front
-of it (`--backend vertex-fake`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import os
 import signal
 import socket
@@ -150,79 +145,3 @@ class LocalService:
 def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signum)
-
-
-class LocalVertexFake:
-    """`with LocalVertexFake(log_path, latency_ms=100) as fake: fake.grpc_port` runs the
-    repository's Vertex AI fake for the block; `fault` is passed as --fault/--fault-after/
-    --fault-for (a kind and its window in seconds from start)."""
-
-    def __init__(
-        self,
-        log_path: Path,
-        latency_ms: int = 100,
-        fault: tuple[str, float, float | None] | None = None,
-    ) -> None:
-        self.log_path = log_path
-        self.latency_ms = latency_ms
-        self.fault = fault
-        self.grpc_port = 0
-        self.rest_port = 0
-        self._process: subprocess.Popen[str] | None = None
-
-    def __enter__(self) -> LocalVertexFake:
-        root = gunicorn_config().parent.parent
-        if not (root / "fakes" / "vertex_server.py").is_file():
-            raise ServiceStartError(f"no fakes/vertex_server.py under {root}: run from a checkout")
-        command = [
-            sys.executable,
-            "-m",
-            "fakes.vertex_server",
-            "--latency-ms",
-            str(self.latency_ms),
-        ]
-        if self.fault is not None:
-            kind, after, duration = self.fault
-            command += ["--fault", kind, "--fault-after", str(after)]
-            if duration is not None:
-                command += ["--fault-for", str(duration)]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
-                command, cwd=root, stdout=subprocess.PIPE, stderr=log, text=True
-            )
-        line = self._process.stdout.readline() if self._process.stdout else ""
-        if not line:
-            self.__exit__()
-            raise ServiceStartError(
-                f"the Vertex AI fake exited before it bound its ports; see {self.log_path}"
-            )
-        ports = json.loads(line)
-        self.grpc_port, self.rest_port = ports["grpc_port"], ports["rest_port"]
-        return self
-
-    def stats(self) -> dict:
-        """Its /_control/stats: attempts, faults served, attempts per second."""
-        url = f"http://127.0.0.1:{self.rest_port}/_control/stats"
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            return json.loads(answer.read())
-
-    def service_environment(self) -> dict[str, str]:
-        """The service's variables for BACKEND=vertex against this fake, one worker."""
-        return {
-            "BACKEND": "vertex",
-            "PROJECT_ID": "loadtest",
-            "ENDPOINT_ID": "1234567890",
-            "VERTEX_API_ENDPOINT": f"http://127.0.0.1:{self.grpc_port}",
-            "WEB_CONCURRENCY": "1",  # Cloud Run's 1 vCPU: the sizing the issue measures
-        }
-
-    def __exit__(self, *_exc: object) -> None:
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()

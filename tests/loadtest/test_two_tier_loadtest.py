@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from loadtest.cli import parse_fault
+from loadtest.two_tier import parse_fault
 
 
 def test_a_two_tier_run_is_judged_and_the_upstreams_calls_are_recorded(
