@@ -44,9 +44,7 @@ import socket
 import sys
 import threading
 import time
-from collections import Counter
 from concurrent import futures
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -57,23 +55,13 @@ from PIL import Image
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from fakes.faults import FAULT_KINDS, Fault, FaultPlan
 from service.labels import CLASS_NAMES
 from service.model import load_classifier
 
 HOST = "127.0.0.1"
 SERVICE_NAME = "google.cloud.aiplatform.v1.PredictionService"
 REST_PREDICT_SUFFIX = ":predict"
-FAULT_KINDS = (
-    "none",
-    "unavailable",
-    "overloaded",
-    "internal",
-    "deadline",
-    "slow",
-    "malformed",
-    "garbage",
-    "hang",
-)
 GARBAGE_PROTO = b"\x0a\x05abc"  # field 1 claims 5 bytes and carries 3: does not decode
 HANG_LIMIT_SECONDS = 60.0
 # Enough threads for every call in flight: 80 concurrent requests, each with its retries.
@@ -88,82 +76,6 @@ STATUS_CODES = {
 
 class BadInstance(ValueError):
     """An instance neither format describes (answered as INVALID_ARGUMENT / 400)."""
-
-
-@dataclass
-class Fault:
-    kind: str = "none"
-    count: int | None = None  # None: every attempt until reset
-    latency_ms: int = 0
-    after_s: float = 0.0  # the fault starts this long after it is set
-    for_s: float | None = None  # and lasts this long (None: until reset)
-
-
-class FaultPlan:
-    """The current fault and the attempt counters, shared by both protocols' threads."""
-
-    def __init__(self, base_latency_ms: int = 0) -> None:
-        self._lock = threading.Lock()
-        self._fault = Fault()
-        self._fault_set_at = time.monotonic()
-        self.base_latency_ms = self.initial_latency_ms = base_latency_ms
-        self.attempts = 0
-        self.faults_served: Counter[str] = Counter()
-        self.endpoints: list[str] = []
-        self.per_second: Counter[int] = Counter()
-
-    def set(self, fault: Fault) -> None:
-        if fault.kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {fault.kind!r}; expected one of {FAULT_KINDS}")
-        if fault.after_s < 0 or (fault.for_s is not None and fault.for_s <= 0):
-            raise ValueError("after_s must be >= 0 and for_s > 0")
-        with self._lock:
-            self._fault = fault
-            self._fault_set_at = time.monotonic()
-
-    def reset(self) -> None:
-        with self._lock:
-            self._fault = Fault()
-            self.base_latency_ms = self.initial_latency_ms
-            self.attempts = 0
-            self.faults_served.clear()
-            self.endpoints.clear()
-            self.per_second.clear()
-
-    def _active(self, fault: Fault) -> bool:
-        elapsed = time.monotonic() - self._fault_set_at
-        if elapsed < fault.after_s:
-            return False
-        return fault.for_s is None or elapsed < fault.after_s + fault.for_s
-
-    def next_attempt(self, endpoint: str) -> tuple[str, float]:
-        """Count an attempt; return the fault kind to serve and the added latency (s)."""
-        with self._lock:
-            self.attempts += 1
-            self.per_second[int(time.time())] += 1
-            if endpoint not in self.endpoints:
-                self.endpoints.append(endpoint)
-            fault = self._fault
-            if not self._active(fault):
-                return "none", self.base_latency_ms / 1000.0
-            kind = fault.kind
-            if kind != "none" and fault.count is not None:
-                if fault.count <= 0:
-                    kind = "none"
-                else:
-                    fault.count -= 1
-            if kind != "none":
-                self.faults_served[kind] += 1
-            return kind, (self.base_latency_ms + fault.latency_ms) / 1000.0
-
-    def stats(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "attempts": self.attempts,
-                "faults_served": dict(self.faults_served),
-                "endpoints": list(self.endpoints),
-                "per_second": sorted(self.per_second.items()),
-            }
 
 
 class FakeModel:

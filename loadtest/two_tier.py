@@ -10,19 +10,12 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from fakes.faults import FAULT_KINDS as ALL_FAULT_KINDS
 from loadtest.local_service import STOP_TIMEOUT_S, ServiceStartError, gunicorn_config
 
 BACKENDS = ("embedded", "vertex-fake")
-FAULT_KINDS = (
-    "unavailable",
-    "overloaded",
-    "internal",
-    "deadline",
-    "slow",
-    "malformed",
-    "garbage",
-    "hang",
-)
+# What --upstream-fault accepts: every kind the fake serves but "none".
+FAULT_KINDS = tuple(kind for kind in ALL_FAULT_KINDS if kind != "none")
 
 
 def parse_fault(text: str) -> tuple[str, float, float | None]:
