@@ -8,7 +8,7 @@ health checks answer while 80 requests wait upstream and thousands of connection
 work (decoding, a forward pass) runs to completion on the worker's one core, as it would under
 threads held by the GIL. What this class adds to gunicorn's GeventWorker:
 - gRPC's gevent integration, switched on right after monkey-patching and before any channel is
-  made (grpc.experimental.gevent.init_gevent; grpc/grpc#15071, #27340), when gRPC is installed;
+  made (grpc.experimental.gevent.init_gevent; grpc/grpc#15071, #27340), for BACKEND=vertex;
 - request bodies read before dispatch, and the requests in flight bounded at the worker's
   share of CONCURRENCY (in_flight.py);
 - each request's reads bounded by SLOW_CLIENT_TIMEOUT (hooks.SlowClientGuard);
@@ -63,7 +63,8 @@ class Worker(GeventWorker):
 
     def patch(self) -> None:
         super().patch()  # gevent's monkey.patch_all() and the listening sockets
-        init_grpc_gevent()
+        if Settings.from_env().backend == "vertex":  # the embedded service never loads gRPC
+            init_grpc_gevent()
 
     def init_process(self) -> None:
         self.sizing = Sizing.from_env()
