@@ -50,7 +50,7 @@ from typing import Any
 import grpc
 import numpy as np
 from google.cloud.aiplatform_v1 import PredictRequest, PredictResponse
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from PIL import Image
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
@@ -132,24 +132,25 @@ MALFORMED_PREDICTIONS = [{"unexpected": "shape"}]
 
 
 class AnswerCache:
-    """Answers to gRPC requests seen before, by their exact bytes. The model is deterministic,
-    and a load test sends the same few hundred samples over and over: without this the fake's
-    decoding and forward pass (about 3 ms of CPU per call) compete for the CPU with the service
-    it stands in front of, which a real remote endpoint does not."""
+    """Predictions for instances seen before (with the same parameters), by their bytes. The
+    model is deterministic, and a load test sends the same few hundred samples over and over,
+    alone or in batches: without this the fake's decoding and forward pass (about 3 ms of CPU
+    per call) compete for the CPU with the service it stands in front of, which a real remote
+    endpoint does not."""
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
-        self._answers: collections.OrderedDict[bytes, bytes] = collections.OrderedDict()
+        self._answers: collections.OrderedDict[bytes, Any] = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: bytes) -> bytes | None:
+    def get(self, key: bytes) -> Any:
         with self._lock:
             answer = self._answers.get(key)
             if answer is not None:
                 self._answers.move_to_end(key)
             return answer
 
-    def put(self, key: bytes, answer: bytes) -> None:
+    def put(self, key: bytes, answer: Any) -> None:
         with self._lock:
             self._answers[key] = answer
             if len(self._answers) > self._size:
@@ -230,26 +231,38 @@ class FakeVertexServer:
             context.abort(STATUS_CODES[kind][0], f"injected fault: {kind}")
         if kind == "garbage":
             return GARBAGE_PROTO
-        if kind != "malformed":
-            cached = self._answers.get(request_bytes)
-            if cached is not None:
-                return cached
-        instances = [json_format.MessageToDict(value) for value in raw.instances]
-        parameters = json_format.MessageToDict(raw.parameters) if raw.HasField("parameters") else {}
+        if kind == "malformed":
+            message = PredictResponse.pb()()
+            json_format.ParseDict(self.model.response(MALFORMED_PREDICTIONS), message)
+            return message.SerializeToString()
         try:
-            predictions = (
-                MALFORMED_PREDICTIONS
-                if kind == "malformed"
-                else self.model.predict(instances, parameters or {})
-            )
+            predictions = self._predictions(raw)
         except BadInstance as error:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         message = PredictResponse.pb()()
-        json_format.ParseDict(self.model.response(predictions), message)
-        answer = message.SerializeToString()
-        if kind != "malformed":
-            self._answers.put(request_bytes, answer)
-        return answer
+        json_format.ParseDict(self.model.response([]), message)  # the model's fields
+        message.predictions.extend(predictions)
+        return message.SerializeToString()
+
+    def _predictions(self, raw: Any) -> list[Any]:
+        """One prediction (a protobuf Value) per instance, from the cache where it can."""
+        parameters_key = raw.parameters.SerializeToString(deterministic=True)
+        keys = [parameters_key + v.SerializeToString(deterministic=True) for v in raw.instances]
+        found = [self._answers.get(key) for key in keys]
+        missing = [index for index, value in enumerate(found) if value is None]
+        if missing:
+            parameters = (
+                json_format.MessageToDict(raw.parameters) if raw.HasField("parameters") else {}
+            )
+            instances = [json_format.MessageToDict(raw.instances[i]) for i in missing]
+            for index, prediction in zip(
+                missing, self.model.predict(instances, parameters or {}), strict=True
+            ):
+                value = struct_pb2.Value()
+                json_format.ParseDict(prediction, value)
+                self._answers.put(keys[index], value)
+                found[index] = value
+        return found
 
     # --- REST --------------------------------------------------------------------------------
     @Request.application
