@@ -33,7 +33,7 @@ RUN --mount=type=secret,id=pip-ca \
 # of google-cloud-aiplatform's generated modules adds ~100 MB the service never loads. A module
 # missing from this list still works; it is compiled in memory when first imported.
 RUN /opt/venv/bin/python -c "import importlib, importlib.util, sys; [importlib.import_module(name) for name in sys.argv[1:] if importlib.util.find_spec(name)]; import PIL.Image; PIL.Image.init()" \
-        gunicorn.app.wsgiapp gunicorn.workers.gthread gunicorn.glogging flask numpy numpy.ma PIL.Image \
+        gunicorn.app.wsgiapp gunicorn.workers.ggevent gevent gunicorn.glogging flask numpy numpy.ma PIL.Image \
         google.cloud.logging_v2.handlers requests google.auth.transport.requests \
         google.auth.transport.grpc google.cloud.aiplatform_v1
 

@@ -10,7 +10,11 @@
     their ratio, and latency percentiles at half the maximum;
 (c) cold start: process start to the first successful prediction;
 (d) resident memory per worker after warm-up and after load;
-(e) the container image's size when an engine and the image are present.
+(e) the container image's size when an engine and the image are present;
+(f) two-tier: BACKEND=vertex, one worker, in front of the Vertex AI fake answering after
+    100 ms: max sustainable rate, CPU and memory with 80 in flight (benchmarks/two_tier.py);
+(g) the spread of requests over two workers, 16 and 200 keep-alive connections
+    (benchmarks/worker_spread.py).
 
 `--peers` runs only the peer comparison instead (benchmarks/peers/run.py): server CPU per
 prediction of the service, a bare Flask app, a FastAPI + uvicorn app and the minimal route, in
@@ -35,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import endtoend, profile, report
+from benchmarks import endtoend, profile, report, two_tier, worker_spread
 from benchmarks.server import MINIMAL_APP, REPO_ROOT, SERVICE_APP, GunicornServer
 
 DEFAULT_JSON = REPO_ROOT / "benchmarks" / "results" / "latest.json"
@@ -180,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         default="16,200",
         help="--peers: keep-alive connection counts, comma-separated (default 16,200)",
     )
+    parser.add_argument("--skip-two-tier", action="store_true", help="leave out (f) and (g)")
     args = parser.parse_args(argv)
     if args.peers:
         return run_peers(parser, args)
@@ -210,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("(b, d) end to end at fixed arrival rates", flush=True)
         e2e = end_to_end(png, settings, directory, server_cpus, server_environ)
+        tiers = spread = None
+        if not args.skip_two_tier:
+            print("(f) two-tier, in front of the Vertex AI fake", flush=True)
+            tiers = two_tier.two_tier_figures(png, directory, args.quick, compare=False)
+            print("(g) requests per worker", flush=True)
+            spread = worker_spread.spread_figures(png, directory, 1 if args.quick else 3, 4.0)
     memory = [
         size["rss"] for sizes in e2e["predict"]["worker_memory_mb"].values() for size in sizes
     ]
@@ -231,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         },
         "worker_rss_mb_max": max(memory) if memory else 0.0,
         "image": report.image_sizes(args.image),
+        "two_tier": tiers,
+        "worker_spread": spread,
         "load_settings": {
             "step_seconds": settings.step_seconds,
             "half_rate_seconds": settings.half_rate_seconds,
@@ -243,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     figures["targets"] = verdicts(figures)
     print()
     print(report.render_table(figures))
+    if tiers is not None:
+        print("\n".join(two_tier.render_rows(tiers, spread)))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     print(f"\nmachine: {figures['machine']}\npinning: {figures['pinning']}\nwrote {args.json}")

@@ -1,7 +1,9 @@
 """`python -m loadtest` (`nox -s loadtest -- ...`): run Locust headless, gate on the SLOs, exit.
 
-Without --host it starts the service locally under Gunicorn (embedded model) on a free port of
-127.0.0.1, runs the default scenario (open model, 100 requests/s at peak, "ramp" shape, 60 s),
+Without --host it starts the service locally under Gunicorn (embedded model; or, with
+--backend vertex-fake, BACKEND=vertex with one worker in front of the repository's wire-level
+Vertex AI server answering after --upstream-latency-ms) on a free port of 127.0.0.1, runs the
+default scenario (open model, 100 requests/s at peak, "ramp" shape, 60 s),
 judges the run and stops the service. Exit codes: 0 every SLO met; 1 an SLO breached; 2 the
 run cannot be judged (or the command line or SLO file is wrong). This process never imports
 Locust: it runs `python -m locust -f loadtest/locustfile.py`, which judges the run in-process
@@ -24,6 +26,12 @@ import slo
 from loadtest import arrivals, auth, preflight
 from loadtest.local_service import LocalService, ServiceStartError
 from loadtest.profiles import DEFAULT_PROFILE, PROFILES
+from loadtest.two_tier import (
+    BACKENDS,
+    LocalVertexFake,
+    parse_fault,
+    write_upstream_stats,
+)
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 DEFAULT_RATE = 100.0
@@ -84,6 +92,27 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--slo-file", type=Path, default=slo.DEFAULT_SLOS_PATH, help="SLO YAML")
     gate.add_argument(
         "--report-dir", type=Path, default=DEFAULT_REPORTS, help="runs go in DIR/<timestamp>/"
+    )
+    tier = parser.add_argument_group("local service's backend (no --host)")
+    tier.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="embedded",
+        help="embedded: the model in the service (default); vertex-fake: BACKEND=vertex, one "
+        "worker, in front of a local wire-level Vertex AI server (fakes/vertex_server.py)",
+    )
+    tier.add_argument(
+        "--upstream-latency-ms",
+        type=int,
+        default=100,
+        help="vertex-fake: how long the fake takes to answer each call (default 100)",
+    )
+    tier.add_argument(
+        "--upstream-fault",
+        help="vertex-fake: KIND[@AFTER[+FOR]], e.g. unavailable@20+20: the fake answers with "
+        "that fault from AFTER s after it starts (the load begins a few seconds later, once "
+        "the service is ready) for FOR s (kinds: unavailable, overloaded, internal, deadline, "
+        "slow, malformed, garbage, hang)",
     )
     drill = parser.add_argument_group("degradation drill (local service only, never production)")
     drill.add_argument("--inject-latency-ms", type=float, default=0.0, help="delay each predict")
@@ -160,6 +189,17 @@ def check_arguments(args: argparse.Namespace) -> str | None:
         return "--expect-workers and --processes do not combine (workers come from elsewhere)"
     if args.check_auth and not args.host:
         return "--check-auth needs --host"
+    if args.host and args.backend != "embedded":
+        return "--backend only applies to the local service (no --host)"
+    if args.upstream_fault and args.backend != "vertex-fake":
+        return "--upstream-fault needs --backend vertex-fake"
+    if args.upstream_latency_ms < 0:
+        return "--upstream-latency-ms must be >= 0"
+    if args.upstream_fault:
+        try:
+            parse_fault(args.upstream_fault)
+        except ValueError as error:
+            return f"--upstream-fault {args.upstream_fault!r}: {error}"
     return None
 
 
@@ -185,11 +225,27 @@ def target_service(args: argparse.Namespace, run_dir: Path) -> Iterator[str]:
             f"loadtest.degrade:degraded_app(latency_ms={args.inject_latency_ms!r}, "
             f"error_share={args.inject_error_share!r})"
         )
-    service = LocalService(run_dir / "service.log", app=app, environ={"BACKEND": "embedded"})
-    print(f"loadtest: starting the service locally ({app}) on {service.url}", flush=True)
-    with service:
-        print("loadtest: the service is ready", flush=True)
-        yield service.url
+    with contextlib.ExitStack() as stack:
+        environ = {"BACKEND": "embedded"}
+        fake = None
+        if args.backend == "vertex-fake":
+            fault = parse_fault(args.upstream_fault) if args.upstream_fault else None
+            fake = LocalVertexFake(run_dir / "vertex-fake.log", args.upstream_latency_ms, fault)
+            stack.enter_context(fake)
+            environ = fake.service_environment()
+            print(
+                f"loadtest: Vertex AI fake on 127.0.0.1:{fake.grpc_port} (gRPC), answering "
+                f"after {args.upstream_latency_ms} ms"
+                + (f", fault {args.upstream_fault}" if args.upstream_fault else ""),
+                flush=True,
+            )
+        service = LocalService(run_dir / "service.log", app=app, environ=environ)
+        print(f"loadtest: starting the service locally ({app}) on {service.url}", flush=True)
+        with service:
+            print("loadtest: the service is ready", flush=True)
+            yield service.url
+        if fake is not None:
+            write_upstream_stats(fake, run_dir)
 
 
 def locust_command(args: argparse.Namespace, host: str, run_dir: Path) -> list[str]:

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+# The one list of each: service/backends/ registers its modules under BACKENDS, and
+# service/backends/vertex*.py accept what these name.
 BACKENDS = ("embedded", "vertex")
+VERTEX_TRANSPORTS = ("grpc", "rest")
+VERTEX_INSTANCE_FORMATS = ("automl-image", "vector")
+VERTEX_FALLBACKS = ("none", "embedded")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -38,6 +45,36 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class VertexSettings:
+    """The Vertex AI backend's settings (service/backends/vertex.py), read by _vertex_settings."""
+
+    endpoint_id: str | None = None  # ENDPOINT_ID: an id, or projects/P/locations/L/endpoints/E
+    location: str = "us-central1"  # LOCATION
+    api_endpoint: str | None = None  # VERTEX_API_ENDPOINT; default {location}-aiplatform...
+    transport: str = "grpc"
+    instance_format: str = "automl-image"
+    timeout_seconds: float = 1.0  # per call, always within the request's deadline
+    retries: int = 2  # per request
+    # Retries over a sliding window, as a share of first attempts (service/resilience.py).
+    retry_budget: float = 0.1
+    breaker_failures: int = 5
+    breaker_reset_seconds: float = 10.0
+    fallback: str = "none"
+    required_at_startup: bool = True
+
+    def endpoint_path(self, project_id: str | None) -> str:
+        """projects/P/locations/L/endpoints/E, as the API names the endpoint."""
+        endpoint = self.endpoint_id or ""
+        if endpoint.startswith("projects/"):
+            return endpoint
+        return f"projects/{project_id or ''}/locations/{self.location}/endpoints/{endpoint}"
+
+    @property
+    def resolved_api_endpoint(self) -> str:
+        return self.api_endpoint or f"{self.location}-aiplatform.googleapis.com"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the app factory needs; built by `Settings.from_env()` in production."""
 
@@ -52,21 +89,10 @@ class Settings:
     decode_wait_seconds: float = 2.0
     log_level: str = "INFO"
     project_id: str | None = None
-    location: str = "us-central1"
-    endpoint_id: str | None = None
     model_path: Path | None = None
     predict_timeout_seconds: float = 10.0
-    # The Vertex AI backend (service/backends/vertex.py) and the model-server routes
-    # (service/model_server/): read by _vertex_fields, checked by __post_init__.
-    vertex_api_endpoint: str | None = None  # default: {location}-aiplatform.googleapis.com
-    vertex_transport: str = "grpc"
-    vertex_instance_format: str = "automl-image"
-    vertex_timeout_seconds: float = 1.0
-    vertex_retries: int = 2
-    vertex_breaker_failures: int = 5
-    vertex_breaker_reset_seconds: float = 10.0
-    vertex_fallback: str = "none"
-    vertex_required_at_startup: bool = True
+    vertex: VertexSettings = field(default_factory=VertexSettings)
+    # The model-server routes (service/model_server/), Vertex AI's custom-container contract.
     aip_http_port: int | None = None
     aip_health_route: str = "/vertex/health"
     aip_predict_route: str = "/vertex/predict"
@@ -79,7 +105,9 @@ class Settings:
         """Read the settings from `environ`; raise `ConfigError` naming a bad variable."""
         model_path = _text(environ, "MODEL_PATH")
         # ENDPOINT_ID alone selects the Vertex AI backend; BACKEND, when set, always wins.
-        default_backend = "vertex" if _text(environ, "ENDPOINT_ID") else "embedded"
+        vertex = _vertex_settings(environ)
+        default_backend = "vertex" if vertex.endpoint_id else "embedded"
+        aip_port = _text(environ, "AIP_HTTP_PORT")
         return cls(
             port=_integer(environ, "PORT", 8080, minimum=1, maximum=65535),
             backend=_choice(environ, "BACKEND", default_backend, BACKENDS),
@@ -94,11 +122,16 @@ class Settings:
             decode_wait_seconds=_number(environ, "DECODE_WAIT_SECONDS", 2.0),
             log_level=_choice(environ, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
             project_id=_text(environ, "PROJECT_ID") or _text(environ, "GOOGLE_CLOUD_PROJECT"),
-            location=_text(environ, "LOCATION") or "us-central1",
-            endpoint_id=_text(environ, "ENDPOINT_ID"),
             model_path=Path(model_path) if model_path else None,
             predict_timeout_seconds=_number(environ, "PREDICT_TIMEOUT_SECONDS", 10.0),
-            **_vertex_fields(environ),
+            vertex=vertex,
+            aip_http_port=(
+                _integer(environ, "AIP_HTTP_PORT", 8080, minimum=1, maximum=65535)
+                if aip_port
+                else None
+            ),
+            aip_health_route=_text(environ, "AIP_HEALTH_ROUTE") or "/vertex/health",
+            aip_predict_route=_text(environ, "AIP_PREDICT_ROUTE") or "/vertex/predict",
         )
 
 
@@ -124,12 +157,18 @@ def _integer(
     return value
 
 
-def _number(environ: Mapping[str, str], name: str, default: float) -> float:
-    expected = "a positive, finite number of seconds"
+def _number(
+    environ: Mapping[str, str],
+    name: str,
+    default: float,
+    *,
+    maximum: float = float("inf"),
+    expected: str = "a positive, finite number of seconds",
+) -> float:
     value = _converted(environ, name, float, expected)
     if value is None:
         return default
-    if not 0 < value < float("inf"):
+    if not 0 < value < float("inf") or value > maximum:
         raise ConfigError(f"{name}={value!r}: expected {expected}")
     return value
 
@@ -162,33 +201,44 @@ def _choice(
     return value
 
 
-VERTEX_TRANSPORTS = ("grpc", "rest")
-VERTEX_INSTANCE_FORMATS = ("automl-image", "vector")
-VERTEX_FALLBACKS = ("none", "embedded")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
-def _vertex_fields(environ: Mapping[str, str]) -> dict[str, object]:
-    aip_port = _text(environ, "AIP_HTTP_PORT")
-    return {
-        "vertex_api_endpoint": _text(environ, "VERTEX_API_ENDPOINT"),
-        "vertex_transport": _choice(environ, "VERTEX_TRANSPORT", "grpc", VERTEX_TRANSPORTS),
-        "vertex_instance_format": _choice(
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or an address, IPv6 with or without brackets) is this machine:
+    the one check for plaintext endpoints, here and in service/backends/vertex.py."""
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _vertex_settings(environ: Mapping[str, str]) -> VertexSettings:
+    return VertexSettings(
+        endpoint_id=_text(environ, "ENDPOINT_ID"),
+        location=_text(environ, "LOCATION") or "us-central1",
+        api_endpoint=_text(environ, "VERTEX_API_ENDPOINT"),
+        transport=_choice(environ, "VERTEX_TRANSPORT", "grpc", VERTEX_TRANSPORTS),
+        instance_format=_choice(
             environ, "VERTEX_INSTANCE_FORMAT", "automl-image", VERTEX_INSTANCE_FORMATS
         ),
-        "vertex_timeout_seconds": _number(environ, "VERTEX_TIMEOUT_SECONDS", 1.0),
-        "vertex_retries": _integer(environ, "VERTEX_RETRIES", 2, minimum=0, maximum=10),
-        "vertex_breaker_failures": _integer(environ, "VERTEX_BREAKER_FAILURES", 5, minimum=1),
-        "vertex_breaker_reset_seconds": _number(environ, "VERTEX_BREAKER_RESET_SECONDS", 10.0),
-        "vertex_fallback": _choice(environ, "VERTEX_FALLBACK", "none", VERTEX_FALLBACKS),
-        "vertex_required_at_startup": _boolean(environ, "VERTEX_REQUIRED_AT_STARTUP", True),
-        "aip_http_port": (
-            _integer(environ, "AIP_HTTP_PORT", 8080, minimum=1, maximum=65535) if aip_port else None
+        timeout_seconds=_number(environ, "VERTEX_TIMEOUT_SECONDS", 1.0),
+        retries=_integer(environ, "VERTEX_RETRIES", 2, minimum=0, maximum=10),
+        retry_budget=_number(
+            environ,
+            "VERTEX_RETRY_BUDGET",
+            0.1,
+            maximum=10.0,
+            expected="a share of calls above 0 and at most 10 (0.1: retries <= 10% of calls)",
         ),
-        "aip_health_route": _text(environ, "AIP_HEALTH_ROUTE") or "/vertex/health",
-        "aip_predict_route": _text(environ, "AIP_PREDICT_ROUTE") or "/vertex/predict",
-    }
+        breaker_failures=_integer(environ, "VERTEX_BREAKER_FAILURES", 5, minimum=1),
+        breaker_reset_seconds=_number(environ, "VERTEX_BREAKER_RESET_SECONDS", 10.0),
+        fallback=_choice(environ, "VERTEX_FALLBACK", "none", VERTEX_FALLBACKS),
+        required_at_startup=_boolean(environ, "VERTEX_REQUIRED_AT_STARTUP", True),
+    )
 
 
 def _boolean(environ: Mapping[str, str], name: str, default: bool) -> bool:
@@ -210,21 +260,22 @@ def _check_vertex(settings: Settings) -> None:
             raise ConfigError(f"{name}={route!r}: expected a path starting with /")
     if settings.aip_health_route == settings.aip_predict_route:
         raise ConfigError("AIP_HEALTH_ROUTE and AIP_PREDICT_ROUTE must differ")
-    endpoint = settings.vertex_api_endpoint or ""
-    if endpoint.startswith("http://") and endpoint[7:].rsplit(":", 1)[0] not in _LOOPBACK_HOSTS:
+    vertex = settings.vertex
+    endpoint = vertex.api_endpoint or ""
+    if endpoint.startswith("http://") and not is_loopback(urlsplit(endpoint).hostname or ""):
         raise ConfigError(
             f"VERTEX_API_ENDPOINT={endpoint!r}: plaintext http:// is allowed only on loopback"
         )
     if settings.backend != "vertex":
         return
-    if not settings.endpoint_id:
+    if not vertex.endpoint_id:
         raise ConfigError("BACKEND=vertex needs ENDPOINT_ID (the Vertex AI endpoint's id)")
-    if not settings.project_id and not settings.endpoint_id.startswith("projects/"):
+    if not settings.project_id and not vertex.endpoint_id.startswith("projects/"):
         raise ConfigError(
             "BACKEND=vertex needs PROJECT_ID, or ENDPOINT_ID as a full resource name "
             "(projects/P/locations/L/endpoints/E)"
         )
-    if not settings.vertex_required_at_startup and settings.vertex_fallback == "none":
+    if not vertex.required_at_startup and vertex.fallback == "none":
         raise ConfigError(
             "VERTEX_REQUIRED_AT_STARTUP=false needs VERTEX_FALLBACK=embedded: without an "
             "endpoint and without a fallback the instance could not answer anything"

@@ -2,78 +2,78 @@
 
     gunicorn -c service/gunicorn.conf.py "service:create_app()"
 
-Sizing, for CPU-bound NumPy inference (about a millisecond per image) on Cloud Run's default
-1 vCPU with concurrency 80:
-- workers = the CPUs this container may use (WEB_CONCURRENCY overrides). One process per core
-  runs inference in parallel; more processes than cores only add memory and context switches.
-- gthread with THREADS (default 4) threads per worker: while one thread runs a forward pass
-  (NumPy's matmul and Pillow's decoders release the GIL) the others read request bodies, answer
-  health checks and write responses. Cloud Run's 80 concurrent requests queue inside the worker
-  (worker_connections) rather than in 80 threads that would only contend for one core.
-- BLAS threads are pinned to 1 per process, so workers x threads do not oversubscribe the CPU.
+Sizing (README "Sizing" has the measurements behind it):
+- one gevent worker process per CPU this container may use (WEB_CONCURRENCY overrides), for
+  both backends. A connection costs a greenlet, not a thread: the embedded backend's CPU-bound
+  work runs one request at a time per core, as it would with threads held by the GIL, while a
+  remote backend (Vertex AI) holds CONCURRENCY (Cloud Run's 80) requests in flight per
+  instance, each waiting on the upstream for the cost of a greenlet. Idle, silent and slow
+  connections hold no request slot, so health checks answer within a second whatever they do.
+- reuse_port: each worker binds its own SO_REUSEPORT socket (gunicorn creates no shared
+  listener then), and the kernel spreads new connections across the workers, instead of one
+  busy worker's accept loop taking most of them.
+- BLAS threads are pinned to 1 per process, so workers do not oversubscribe the CPU.
 
 Start-up: no preload. Each worker builds the app itself (its own model copy is under 1 MB, and a
-future gRPC client must not cross a fork); `create_app` loads the weights and runs the golden
+gRPC client must not cross a fork); `create_app` loads the weights and runs the golden
 self-test (the warm-up) before the worker's first accept(). Connections that arrive meanwhile
-wait in the listen backlog.
+wait in that worker's listen backlog.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import math
 import os
-import socket
-import threading
-import time
-from pathlib import Path
+import sys
 from typing import Any
 
-from gunicorn import glogging
+from service.server.sizing import Sizing
 
-from service.config import ConfigError, Settings
+# Fails here, before any worker starts, on a bad value (as Settings below).
+_sizing = Sizing.from_env()
+# Only in a process gunicorn started (`gunicorn ...` or `python -m gunicorn ...`), never in one
+# that merely reads this file (the tests do).
+_in_gunicorn = os.path.basename(os.path.dirname(sys.argv[0])) == "gunicorn" or (
+    os.path.basename(sys.argv[0]) == "gunicorn"
+)
+if _sizing.worker_class == "gevent" and _in_gunicorn:
+    # First, before anything imports urllib3 (the structured log handler below does, in the
+    # master): gevent's patched ssl must be what urllib3 binds at import, or every HTTPS context
+    # it makes in a worker (google-auth's token refresh) ends in RecursionError
+    # (gevent/gevent#1016, benoitc/gunicorn#2796; tests/service/server/ checks it). The master
+    # runs patched too, as gunicorn's own gevent worker expects of a preloaded app.
+    from gevent import monkey
 
+    monkey.patch_all()
 
-def _available_cpus() -> int:
-    """CPUs this process may use: affinity mask, capped by a cgroup v2 CPU quota."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max":
-            cpus = min(cpus or 1, math.ceil(int(quota) / int(period)))
-    except (OSError, ValueError):
-        pass
-    return max(1, cpus or 1)
+from service.config import Settings  # noqa: E402
+from service.server.hooks import (  # noqa: E402
+    NoAccessLogLogger,
+    SlowClientGuard,
+    capture_warnings,
+    guard_gthread_worker,
+)
 
-
-def _positive_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{name}={raw!r}: expected a whole number of at least 1")
-    return int(raw)
-
-
-_settings = Settings.from_env()  # fails here, before any worker starts, on a bad value
+_settings = Settings.from_env()
 
 for _blas_variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_blas_variable, "1")
 
 # Cloud Run's contract: every interface, on PORT; Vertex AI's sets AIP_HTTP_PORT, which wins.
 bind = [f"0.0.0.0:{_settings.aip_http_port or _settings.port}"]
-workers = _positive_int("WEB_CONCURRENCY", _available_cpus())
-# gthread, with requests that Gunicorn's parser rejects answered as JSON and logged like the
-# app's own (service/server/rejections.py).
-worker_class = "service.server.worker.Worker"
-threads = _positive_int("THREADS", 4)
-worker_connections = 1000
+workers = _sizing.workers
+# Both classes answer requests Gunicorn's parser rejects as JSON and log them like the app's
+# own (service/server/rejections.py).
+worker_class = _sizing.gunicorn_worker_class
+# Only for WORKER_CLASS=gthread (the benchmarks compare it); the gevent worker ignores it.
+threads = _sizing.threads
+worker_connections = _sizing.worker_connections
+reuse_port = True
 
 # Cloud Run sends SIGTERM, then SIGKILL 10 s later: finish in-flight requests within 8 s.
 graceful_timeout = 8
-# For gthread this is a heartbeat, not a request timeout: a worker whose main loop is stuck for
-# 30 s is restarted. Decoding is bounded (MAX_PIXELS, MAX_BODY_BYTES), requests end far sooner.
+# A heartbeat, not a request timeout: a worker whose event loop is blocked for 30 s (one CPU-bound
+# call that never yields) is restarted. Decoding is bounded (MAX_PIXELS, MAX_BODY_BYTES), and the
+# upstream call has its own deadline, so requests end far sooner.
 timeout = 30
 # Cloud Run's front end reuses connections; keep them a little longer than Gunicorn's 2 s.
 keepalive = 5
@@ -82,18 +82,18 @@ keepalive = 5
 # while it runs that worker's share of the traffic waits. At 10,000 a busy instance (about
 # 1,000 requests/s on 2 cores) recycled each worker every ~20 s: the benchmark saw 3
 # replacements in one run. 100,000 (+/- 10,000) is a few minutes at full load and hours at
-# ordinary load, still bounding a leak of a few kB per request to a few hundred MB.
+# ordinary load, still bounding a leak of a few kB per request to a few hundred MB. With
+# reuse_port a retiring worker closes its own listening socket: connections still in that
+# socket's backlog are reset (the kernel migrates them only with net.ipv4.tcp_migrate_req=1),
+# another reason to recycle rarely.
 max_requests = 100000
 max_requests_jitter = 10000
 
-# A gthread worker reads a request's headers and body in one of its THREADS threads, from a
-# blocking socket without a timeout: a client that trickles its bytes (one now and then) holds
-# that thread as long as it likes, and WEB_CONCURRENCY x THREADS such clients stall the
-# instance. The deployment relies on Cloud Run's front end for this: clients talk to Google's
-# front end, which buffers each request (HTTP/1 requests are capped at 32 MiB there) and
-# forwards it to the container at data-centre speed. SLOW_CLIENT_TIMEOUT is the backstop for
-# anything else in front of the container: see post_worker_init below.
-slow_client_timeout = _positive_int("SLOW_CLIENT_TIMEOUT", 30)
+# Reads are bounded twice: a request's headers by `keepalive` (gevent's worker times out the
+# read of every request line and headers, the first one included), and a request in progress by
+# SLOW_CLIENT_TIMEOUT (service/server/hooks.py). Cloud Run's front end buffers each request
+# (HTTP/1 requests are capped at 32 MiB there) and forwards it at data-centre speed; these are
+# the backstop for anything else in front of the container.
 
 preload_app = False
 # Gunicorn 25+ opens a control socket at a fixed path ($HOME/.gunicorn/gunicorn.ctl): two
@@ -108,19 +108,6 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 # the same StructuredLogHandler as the app's. The access log stays off: the app writes one
 # richer line per request (httpRequest, trace, prediction).
 accesslog = None
-
-
-class NoAccessLogLogger(glogging.Logger):
-    """Gunicorn's logger without the access log. With logconfig_dict set, the stock logger
-    counts the access log as enabled and builds every request's access-log atoms (headers,
-    times, formatting: ~5% of a prediction's CPU) for a logger with no handler."""
-
-    @property
-    def access_log_enabled(self) -> bool:
-        return False
-
-    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
-        """Nothing: the app logs each request itself (service/logs.py)."""
 
 
 logger_class = NoAccessLogLogger
@@ -151,44 +138,6 @@ logconfig_dict = {
 
 def post_worker_init(worker: Any) -> None:
     """Gunicorn hook, in each worker once the app is loaded."""
-    # Pillow reports damaged files (a TIFF tag past the end of the file...) with warnings.warn:
-    # route them through logging, as JSON lines, instead of plain text on stderr.
-    logging.captureWarnings(True)
+    capture_warnings()
     if hasattr(worker, "tpool"):  # gthread: requests are handled in worker.handle(conn)
-        worker.handle = _SlowClientGuard(worker.handle, slow_client_timeout).handle
-
-
-class _SlowClientGuard:
-    """Shuts the read side of a connection whose request has held a worker thread for more than
-    `timeout` seconds. A read in progress then ends: during the headers Gunicorn closes the
-    connection; during the body the app gets it cut short and answers a 4xx. A request already
-    past its reads is unaffected (only reading is shut), so the bound is never hit by a
-    well-behaved client: reads from Cloud Run's front end take milliseconds. The clock starts
-    when a thread takes the connection, so N trickling clients delay others by at most about
-    ceil(N / threads) x timeout, instead of for ever (tests/drills/test_fault_drills.py)."""
-
-    def __init__(self, handle: Any, timeout: float) -> None:
-        self._handle = handle
-        self._timeout = timeout
-        self._started: dict[Any, float] = {}  # connection -> when its thread took it
-        self._lock = threading.Lock()
-        threading.Thread(target=self._watch, name="slow-client-guard", daemon=True).start()
-
-    def handle(self, connection: Any) -> Any:
-        with self._lock:
-            self._started[connection] = time.monotonic()
-        try:
-            return self._handle(connection)
-        finally:
-            with self._lock:
-                self._started.pop(connection, None)
-
-    def _watch(self) -> None:
-        while True:
-            time.sleep(min(1.0, self._timeout / 4))
-            cutoff = time.monotonic() - self._timeout
-            with self._lock:
-                expired = [conn for conn, started in self._started.items() if started < cutoff]
-            for connection in expired:
-                with contextlib.suppress(OSError):
-                    connection.sock.shutdown(socket.SHUT_RD)
+        guard_gthread_worker(worker, SlowClientGuard(_sizing.slow_client_timeout))

@@ -3,9 +3,11 @@
 One request gets one overall deadline (a `time.monotonic()` instant). Each attempt gets
 `min(per-call timeout, time left)`, retries happen only on failures that another attempt can fix
 (unavailable, overloaded, timed out), with exponential backoff and full jitter, and never start
-when the deadline would pass during the backoff. A circuit breaker, shared by every thread of the
-worker, turns a dead dependency into fast 503s instead of a queue of requests each waiting for
-its timeout.
+when the deadline would pass during the backoff. A retry budget, shared by every request of the
+worker, caps retries at a share of the calls made over a sliding window, so that an outage
+cannot multiply the load on the dependency by the retry count. A circuit breaker, shared too,
+turns a dead dependency into fast 503s instead of a queue of requests each waiting for its
+timeout.
 
 The module knows nothing about Vertex AI: the caller classifies its own exceptions into a
 `FailureKind`.
@@ -13,6 +15,7 @@ The module knows nothing about Vertex AI: the caller classifies its own exceptio
 
 from __future__ import annotations
 
+import collections
 import enum
 import logging
 import math
@@ -105,6 +108,64 @@ class RetryPolicy:
         """Seconds to wait before retry `retry_number` (1-based): uniform in [0, cap]."""
         cap = min(self.max_delay, self.base_delay * 2 ** (retry_number - 1))
         return (rng or random).uniform(0.0, cap)
+
+
+class RetryBudget:
+    """Retries allowed over the last `window` seconds: at most `ratio` x the first attempts
+    made in that window, and never fewer than `minimum` (so that a quiet instance can still
+    retry a blip). The shape of Finagle's RetryBudget and of gRPC's retry throttling
+    (gRFC A6): retries that would exceed the budget are not made, and the request fails with
+    the error it had. Counted in one-second buckets; safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        ratio: float = 0.1,
+        window: float = 10.0,
+        minimum: int = 10,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ratio < 0 or window < 1 or minimum < 0:
+            raise ValueError("ratio must be >= 0, window >= 1 s and minimum >= 0")
+        self.ratio = ratio
+        self.window = window
+        self.minimum = minimum
+        self._clock = clock
+        self._lock = threading.Lock()
+        # (second, first attempts, retries), oldest first
+        self._buckets: collections.deque[list[int]] = collections.deque()
+        self.refused = 0  # retries not made for want of budget, since start
+
+    def _bucket(self) -> list[int]:
+        second = int(self._clock())
+        while self._buckets and self._buckets[0][0] <= second - self.window:
+            self._buckets.popleft()
+        if not self._buckets or self._buckets[-1][0] != second:
+            self._buckets.append([second, 0, 0])
+        return self._buckets[-1]
+
+    def record_call(self) -> None:
+        """A request's first attempt."""
+        with self._lock:
+            self._bucket()[1] += 1
+
+    def try_retry(self) -> bool:
+        """Claim one retry if the window's budget allows it."""
+        with self._lock:
+            bucket = self._bucket()
+            calls = sum(b[1] for b in self._buckets)
+            retries = sum(b[2] for b in self._buckets)
+            if retries + 1 > max(self.minimum, self.ratio * calls):
+                self.refused += 1
+                return False
+            bucket[2] += 1
+            return True
+
+    def counts(self) -> tuple[int, int]:
+        """(first attempts, retries) in the current window."""
+        with self._lock:
+            self._bucket()
+            return sum(b[1] for b in self._buckets), sum(b[2] for b in self._buckets)
 
 
 class BreakerState(enum.Enum):
@@ -233,10 +294,12 @@ class ResilientCaller:
         classify: Callable[[BaseException], FailureKind],
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        budget: RetryBudget | None = None,
     ) -> None:
         self.breaker = breaker
         self.retry = retry
         self.call_timeout = call_timeout
+        self.budget = budget
         self._classify = classify
         self._sleep = sleep
         self._clock = clock
@@ -262,6 +325,8 @@ class ResilientCaller:
                     retry_after=self.breaker.retry_after(),
                 )
             attempts += 1
+            if self.budget is not None and attempts == 1:
+                self.budget.record_call()
             try:
                 result = attempt(min(self.call_timeout, remaining))
             except Exception as error:  # classified below; anything unknown is a bad response
@@ -275,6 +340,8 @@ class ResilientCaller:
                 pause = self.retry.backoff(attempts)
                 if self._clock() + pause + MIN_ATTEMPT_SECONDS >= deadline:
                     raise self._out_of_time(attempts, last_kind, last_error) from error
+                if self.budget is not None and not self.budget.try_retry():
+                    raise self._failure(attempts, last_kind, last_error) from error
                 self._sleep(pause)
                 continue
             self.breaker.record_success()

@@ -3,7 +3,7 @@
 Views hand a backend preprocessed images (float32 (N, 28, 28) in [0, 1], light garment on
 black) and get probabilities back; everything about HTTP, decoding and preprocessing stays on
 this side of the seam. A new backend is a module with a `build(settings) -> Backend` function,
-registered by name in `_FACTORIES`.
+named in service/config.py's BACKENDS.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from service.config import ConfigError, Settings
+from service.config import BACKENDS, ConfigError, Settings
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,9 @@ class Backend(Protocol):
         ...
 
 
-# Backend name -> module with a `build(settings) -> Backend` function. Imported only when
-# chosen, so that the embedded service never loads a cloud client library.
-_FACTORIES = {
-    "embedded": "service.backends.embedded",
-    "vertex": "service.backends.vertex",
-}
+# Backend name (service/config.py's one list) -> its module, with a `build(settings) ->
+# Backend` function. Imported only when chosen: the embedded service never loads a cloud client.
+_FACTORIES = {name: f"service.backends.{name}" for name in BACKENDS}
 
 
 def build_backend(settings: Settings) -> Backend:

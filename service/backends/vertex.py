@@ -20,8 +20,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, replace
-from ipaddress import ip_address
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,70 +38,39 @@ from google.protobuf import json_format
 
 from service.backends import Backend, BackendNotReady, BackendResult, embedded
 from service.backends.vertex_format import (
-    AUTOML_IMAGE,
     MalformedPrediction,
     encode_instances,
     probabilities_from_predictions,
     request_parameters,
 )
-from service.config import Settings
+from service.config import VERTEX_TRANSPORTS, Settings, is_loopback
 from service.model import golden_samples
 from service.preprocess import to_model_input
 from service.resilience import (
     CircuitBreaker,
     FailureKind,
     ResilientCaller,
+    RetryBudget,
     RetryPolicy,
     UpstreamFailure,
 )
 
 logger = logging.getLogger(__name__)
 
-TRANSPORTS = ("grpc", "rest")
-FALLBACKS = ("none", "embedded")
 # A failed start-up check is retried by the readiness probe, at most this often.
 READY_RECHECK_SECONDS = 5.0
-_LOOPBACK_NAMES = ("localhost",)
-
-
-@dataclass(frozen=True)
-class VertexConfig:
-    """What the backend needs; built from `Settings` by `build_backend`."""
-
-    project: str
-    location: str
-    endpoint_id: str
-    api_endpoint: str | None = None  # default: {location}-aiplatform.googleapis.com
-    transport: str = "grpc"
-    instance_format: str = AUTOML_IMAGE
-    call_timeout: float = 1.0
-    request_deadline: float = 2.5
-    retries: int = 2
-    breaker_failures: int = 5
-    breaker_reset: float = 10.0
-    required_at_startup: bool = True
-
-    @property
-    def endpoint_path(self) -> str:
-        if self.endpoint_id.startswith("projects/"):
-            return self.endpoint_id
-        return f"projects/{self.project}/locations/{self.location}/endpoints/{self.endpoint_id}"
-
-    @property
-    def resolved_api_endpoint(self) -> str:
-        return self.api_endpoint or f"{self.location}-aiplatform.googleapis.com"
 
 
 def build_prediction_client(api_endpoint: str, transport: str) -> Any:
     """A PredictionServiceClient; `http://` endpoints (loopback only) use no TLS and no auth."""
-    if transport not in TRANSPORTS:
-        raise ValueError(f"unknown transport {transport!r}; expected one of {TRANSPORTS}")
+    if transport not in VERTEX_TRANSPORTS:
+        raise ValueError(f"unknown transport {transport!r}; expected one of {VERTEX_TRANSPORTS}")
     parts = urlsplit(api_endpoint if "://" in api_endpoint else f"https://{api_endpoint}")
     if parts.scheme != "http":
         return PredictionServiceClient(
             transport=transport, client_options=ClientOptions(api_endpoint=parts.netloc)
         )
-    if not _is_loopback(parts.hostname or ""):
+    if not is_loopback(parts.hostname or ""):
         raise ValueError(f"{api_endpoint}: plaintext (http://) is allowed only on loopback")
     if transport == "rest":
         return PredictionServiceClient(
@@ -112,15 +80,6 @@ def build_prediction_client(api_endpoint: str, transport: str) -> Any:
         )
     channel = grpc.insecure_channel(parts.netloc)
     return PredictionServiceClient(transport=PredictionServiceGrpcTransport(channel=channel))
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def classify_error(error: BaseException) -> FailureKind:
@@ -150,15 +109,27 @@ class VertexBackend:
 
     def __init__(
         self,
-        config: VertexConfig,
+        settings: Settings,
         fallback: Backend | None = None,
         warmup_images: np.ndarray | None = None,
     ) -> None:
-        self.config = config
+        vertex = settings.vertex
+        self.settings = vertex
+        self.endpoint_path = vertex.endpoint_path(settings.project_id)
+        self.request_deadline = settings.predict_timeout_seconds
         self.fallback = fallback
-        self.breaker = CircuitBreaker("vertex", config.breaker_failures, config.breaker_reset)
+        # One breaker, one retry budget and (in _get_client) one channel per process, shared
+        # by every request in flight.
+        self.breaker = CircuitBreaker(
+            "vertex", vertex.breaker_failures, vertex.breaker_reset_seconds
+        )
+        self.retry_budget = RetryBudget(vertex.retry_budget)
         self._caller = ResilientCaller(
-            self.breaker, RetryPolicy(retries=config.retries), config.call_timeout, classify_error
+            self.breaker,
+            RetryPolicy(retries=vertex.retries),
+            vertex.timeout_seconds,
+            classify_error,
+            budget=self.retry_budget,
         )
         self._warmup_images = warmup_images
         self._client: Any = None
@@ -171,7 +142,7 @@ class VertexBackend:
     # --- Backend protocol ----------------------------------------------------------------
     def predict(self, images: np.ndarray, deadline: float | None = None) -> BackendResult:
         if deadline is None:
-            deadline = time.monotonic() + self.config.request_deadline
+            deadline = time.monotonic() + self.request_deadline
         request = self._request(images)
         try:
             result = self._caller.call(
@@ -189,14 +160,14 @@ class VertexBackend:
     def check_ready(self) -> None:
         if self.fallback is not None:
             self.fallback.check_ready()
-        if not self.config.required_at_startup or self._reachable:
+        if not self.settings.required_at_startup or self._reachable:
             return
         now = time.monotonic()
         if now - self._last_check >= READY_RECHECK_SECONDS:
             self.warm_up()
         if not self._reachable:
             raise BackendNotReady(
-                f"Vertex AI endpoint {self.config.endpoint_path} not reachable yet: "
+                f"Vertex AI endpoint {self.endpoint_path} not reachable yet: "
                 f"{self._not_ready_reason}"
             )
 
@@ -209,14 +180,14 @@ class VertexBackend:
             if self._warmup_images is None:
                 return False
             request = self._request(self._warmup_images[:1])
-            deadline = time.monotonic() + self.config.request_deadline
+            deadline = time.monotonic() + self.request_deadline
             self._caller.call(lambda timeout: self._predict_once(request, 1, timeout), deadline)
         except (UpstreamFailure, ValueError) as error:
             # The client-fit message: readiness answers say why, the upstream detail is logged.
             self._not_ready_reason = getattr(error, "message", str(error))
             logger.warning(
                 "Vertex AI endpoint %s failed its start-up prediction: %s",
-                self.config.endpoint_path,
+                self.endpoint_path,
                 error,
                 extra={"json_fields": {"backend": self.name, "warmup": "failed"}},
             )
@@ -224,7 +195,7 @@ class VertexBackend:
         self._reachable = True
         logger.info(
             "Vertex AI endpoint %s answered its start-up prediction",
-            self.config.endpoint_path,
+            self.endpoint_path,
             extra={"json_fields": {"backend": self.name, "warmup": "ok"}},
         )
         return True
@@ -235,7 +206,7 @@ class VertexBackend:
             pid = os.getpid()
             if self._client is None or self._client_pid != pid:
                 self._client = build_prediction_client(
-                    self.config.resolved_api_endpoint, self.config.transport
+                    self.settings.resolved_api_endpoint, self.settings.transport
                 )
                 self._client_pid = pid
             return self._client
@@ -244,14 +215,14 @@ class VertexBackend:
         """The PredictRequest for `images`, built once and sent by every attempt."""
         # proto-plus cannot take dicts for google.protobuf.Value fields: fill the raw message
         # (Struct.update and ListValue.extend are also much faster than json_format).
-        raw = PredictRequest.pb()(endpoint=self.config.endpoint_path)
-        for instance in encode_instances(images, self.config.instance_format):
+        raw = PredictRequest.pb()(endpoint=self.endpoint_path)
+        for instance in encode_instances(images, self.settings.instance_format):
             value = raw.instances.add()
             if isinstance(instance, dict):
                 value.struct_value.update(instance)
             else:
                 value.list_value.extend(instance)
-        parameters = request_parameters(self.config.instance_format)
+        parameters = request_parameters(self.settings.instance_format)
         if parameters is not None:
             raw.parameters.struct_value.update(parameters)
         return PredictRequest.wrap(raw)
@@ -262,7 +233,8 @@ class VertexBackend:
         predictions = [json_format.MessageToDict(value) for value in raw.predictions]
         return BackendResult(
             probabilities=probabilities_from_predictions(predictions, count),
-            model_name=response.model_display_name or f"vertex-endpoint-{self.config.endpoint_id}",
+            model_name=response.model_display_name
+            or f"vertex-endpoint-{self.settings.endpoint_id}",
             model_version=response.deployed_model_id or "unknown",
         )
 
@@ -290,23 +262,9 @@ class VertexBackend:
 
 def build(settings: Settings) -> VertexBackend:
     """The backend for `settings` (BACKEND=vertex), its client built and warmed up."""
-    config = VertexConfig(
-        project=settings.project_id or "",
-        location=settings.location,
-        endpoint_id=settings.endpoint_id or "",
-        api_endpoint=settings.vertex_api_endpoint,
-        transport=settings.vertex_transport,
-        instance_format=settings.vertex_instance_format,
-        call_timeout=settings.vertex_timeout_seconds,
-        request_deadline=settings.predict_timeout_seconds,
-        retries=settings.vertex_retries,
-        breaker_failures=settings.vertex_breaker_failures,
-        breaker_reset=settings.vertex_breaker_reset_seconds,
-        required_at_startup=settings.vertex_required_at_startup,
-    )
-    fallback = embedded.build(settings) if settings.vertex_fallback == "embedded" else None
+    fallback = embedded.build(settings) if settings.vertex.fallback == "embedded" else None
     golden_images, _ = golden_samples()
     warmup_images = np.stack([to_model_input(image)[0] for image in golden_images[:1]])
-    backend = VertexBackend(config, fallback, warmup_images.astype(np.float32))
+    backend = VertexBackend(settings, fallback, warmup_images.astype(np.float32))
     backend.warm_up()
     return backend

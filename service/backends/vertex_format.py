@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from service.config import VERTEX_INSTANCE_FORMATS
 from service.labels import CLASS_NAMES
 
-AUTOML_IMAGE = "automl-image"
-VECTOR = "vector"
-INSTANCE_FORMATS = (AUTOML_IMAGE, VECTOR)
+INSTANCE_FORMATS = VERTEX_INSTANCE_FORMATS  # named once, in service/config.py
+AUTOML_IMAGE, VECTOR = INSTANCE_FORMATS
 NUM_CLASSES = len(CLASS_NAMES)
 # Ask AutoML for every class so that the response can carry the full distribution.
 AUTOML_PARAMETERS: dict[str, Any] = {"confidenceThreshold": 0.0, "maxPredictions": NUM_CLASSES}

@@ -111,6 +111,20 @@ def post_once(port: int, body: bytes) -> Outcome:
         connection.close()
 
 
+def wait_until_dead(pid: int, limit: float = 5.0) -> float:
+    """When process `pid` stopped running (a zombie or gone: its sockets are closed)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            break
+        if state in ("Z", "X"):
+            break
+        time.sleep(0.0005)
+    return time.monotonic()
+
+
 def load(port: int, body: bytes, until: float) -> list[Outcome]:
     outcomes = []
     while time.monotonic() < until:
@@ -130,6 +144,7 @@ def test_kill_9_of_a_worker_loses_at_most_its_requests_in_flight(tmp_path: Path)
             time.sleep(1.0)
             killed_at = time.monotonic()
             os.kill(victim, signal.SIGKILL)
+            died_at = wait_until_dead(victim)
             outcomes = [outcome for future in loads for outcome in future.result()]
         replacements = server.wait_for_workers(2, excluding={victim}, timeout=30)
         after = [post_once(server.port, body) for _ in range(20)]
@@ -137,10 +152,15 @@ def test_kill_9_of_a_worker_loses_at_most_its_requests_in_flight(tmp_path: Path)
     failures = [outcome for outcome in outcomes if outcome.status != 200]
     print(f"{len(outcomes)} requests, {len(failures)} lost at the kill: {failures}")
     assert len(outcomes) > 50, "the load was too light to mean anything"
-    # Only requests in flight at the kill may fail: started before it, ended after it...
-    assert all(f.started <= killed_at <= f.ended for f in failures), failures
-    # ...and no more than the killed worker could hold at once (and the clients sent at once).
-    assert len(failures) <= min(clients, threads), failures
+    # Only requests in flight while the worker died may fail: started before its sockets were
+    # closed, ended after the kill. With reuse_port the victim has its own listening socket:
+    # a connection the kernel queued on it between SIGKILL and the end of the process's
+    # teardown (a few ms) is reset with it, as in-flight as one it had accepted.
+    print(f"the victim took {(died_at - killed_at) * 1000:.1f} ms to die")
+    assert all(f.started <= died_at and killed_at <= f.ended for f in failures), failures
+    # ...and no more than each client can lose while it dies: one request each, and one more
+    # for a client whose retry raced to the dying socket.
+    assert len(failures) <= 2 * min(clients, threads), failures
     assert len(replacements - before) == 1 and victim not in replacements
     assert [outcome.status for outcome in after] == [200] * 20
 
@@ -149,15 +169,16 @@ def test_kill_9_of_a_worker_loses_at_most_its_requests_in_flight(tmp_path: Path)
 
 
 def test_slow_clients_cannot_hold_every_worker_thread(tmp_path: Path) -> None:
-    """More byte-by-byte uploads than the instance has threads: each is cut after
-    SLOW_CLIENT_TIMEOUT seconds of holding a thread, and normal requests get through."""
+    """With WORKER_CLASS=gthread (kept for comparison): more byte-by-byte uploads than the
+    instance has threads: each is cut after SLOW_CLIENT_TIMEOUT seconds of holding a thread,
+    and normal requests get through. The gevent worker's case: test_connection_drill.py."""
     timeout, threads, slow = 2, 2, 4
     body, _ = golden_png(7)
     with running_gunicorn(
         tmp_path / "gunicorn.log",
         workers=1,
         threads=threads,
-        environment={"SLOW_CLIENT_TIMEOUT": str(timeout)},
+        environment={"SLOW_CLIENT_TIMEOUT": str(timeout), "WORKER_CLASS": "gthread"},
     ) as server:
         trickler = Trickler(server.port, connections=slow, interval=0.2)
         try:

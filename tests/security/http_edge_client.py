@@ -16,8 +16,8 @@ from PIL import Image
 from service.model import golden_samples
 from tests.gunicorn_process import GunicornProcess
 
-# Test-only knob: the suite runs under gunicorn.conf.py's worker class unless this names
-# another (e.g. service.server.gevent_worker.GeventWorker), passed as GUNICORN_CMD_ARGS.
+# Test-only knob: the suite runs under the default worker class unless this names another
+# (gthread), passed to the service as WORKER_CLASS.
 WORKER_CLASS_VARIABLE = "HTTP_EDGE_WORKER_CLASS"
 
 

@@ -7,8 +7,8 @@ Gunicorn's parser or the app refused it; the next good request is answered corre
 stdout/stderr carries a token, a header value, a traceback or a 500. The cases are in
 tests/security/http_edge_cases.py.
 
-`HTTP_EDGE_WORKER_CLASS=service.server.gevent_worker.GeventWorker` runs the same suite under
-Gunicorn's gevent worker.
+It runs under the configured worker class (gevent by default); `HTTP_EDGE_WORKER_CLASS=gthread`
+runs the same suite under the gthread worker (the service's WORKER_CLASS setting).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def server_environment(**variables: str) -> dict[str, str]:
     environment = {"MAX_BODY_BYTES": str(LIMIT), **variables}
     worker_class = os.environ.get(WORKER_CLASS_VARIABLE)
     if worker_class:
-        environment["GUNICORN_CMD_ARGS"] = f"--worker-class {worker_class}"
+        environment["WORKER_CLASS"] = worker_class
     return environment
 
 

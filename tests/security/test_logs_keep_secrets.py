@@ -17,10 +17,11 @@ import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 
+from fakes.vertex_server import FakeVertexServer, Fault
 from service import Settings, create_app
+from service.config import VertexSettings
 from service.model import golden_samples
 from service.model_server.open_inference import MODEL_NAME
-from tests.fakes.vertex_server import FakeVertexServer, Fault
 
 # header -> (its value, the part of it that must never be written anywhere)
 CREDENTIALS = {
@@ -51,11 +52,13 @@ def vertex_client(fake: FakeVertexServer, fallback: str) -> tuple[FlaskClient, i
     settings = Settings(
         backend="vertex",
         project_id="fashion-test",
-        endpoint_id="987",
-        vertex_api_endpoint=f"http://127.0.0.1:{fake.grpc_port}",
-        vertex_retries=0,
-        vertex_timeout_seconds=1.0,
-        vertex_fallback=fallback,
+        vertex=VertexSettings(
+            endpoint_id="987",
+            api_endpoint=f"http://127.0.0.1:{fake.grpc_port}",
+            retries=0,
+            timeout_seconds=1.0,
+            fallback=fallback,
+        ),
     )
     return create_app(settings, log_stream=stream).test_client(), stream
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 from gunicorn import util
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.ggevent import GeventWorker
 from service_helpers import REPO_ROOT, class_ids, encode, gif_declaring
 
 from service.server.rejections import RejectionsMixin
@@ -100,9 +100,9 @@ def test_config_binds_port_on_every_interface_and_fits_cloud_run(monkeypatch) ->
 
     assert config["bind"] == ["0.0.0.0:9123"]
     assert config["workers"] == 3
-    # gthread, with the service's answers to requests Gunicorn's parser rejects
+    # the service's gevent worker, with its answers to requests Gunicorn's parser rejects
     worker_class = util.load_class(config["worker_class"])
-    assert issubclass(worker_class, ThreadWorker) and issubclass(worker_class, RejectionsMixin)
+    assert issubclass(worker_class, GeventWorker) and issubclass(worker_class, RejectionsMixin)
     assert config["threads"] == 4
     assert config["graceful_timeout"] < 10  # Cloud Run's SIGTERM-to-SIGKILL grace
     assert config["max_requests"] > 0 and config["max_requests_jitter"] > 0

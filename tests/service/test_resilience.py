@@ -14,6 +14,7 @@ from service.resilience import (
     CircuitOpen,
     FailureKind,
     ResilientCaller,
+    RetryBudget,
     RetryPolicy,
     UpstreamBadResponse,
     UpstreamTimeout,
@@ -235,3 +236,57 @@ def test_only_one_of_many_threads_gets_the_half_open_trial():
     for thread in threads:
         thread.join()
     assert allowed.count(True) == 1
+
+
+def test_the_retry_budget_allows_a_share_of_the_calls_in_its_window():
+    clock = FakeClock()
+    budget = RetryBudget(ratio=0.1, window=10.0, minimum=2, clock=clock)
+    assert [budget.try_retry() for _ in range(3)] == [True, True, False]  # the floor: 2
+    for _ in range(100):
+        budget.record_call()
+    allowed = sum(budget.try_retry() for _ in range(20))
+    assert allowed == 10 - 2  # 10% of 100 calls, the two above included
+    assert budget.counts() == (100, 10) and budget.refused == 1 + 12
+
+
+def test_the_retry_budget_window_slides():
+    clock = FakeClock()
+    budget = RetryBudget(ratio=0.1, window=10.0, minimum=1, clock=clock)
+    for _ in range(50):
+        budget.record_call()
+    assert sum(budget.try_retry() for _ in range(10)) == 5
+    clock.now += 10.0  # every bucket of that second has left the window
+    assert budget.counts() == (0, 0)
+    assert budget.try_retry() is True and budget.try_retry() is False  # the floor again
+
+
+def test_an_exhausted_budget_fails_the_request_with_its_error_instead_of_retrying():
+    clock = FakeClock()
+    caller = make_caller(clock, retries=2)
+    caller.budget = RetryBudget(ratio=0.1, minimum=0, clock=clock)
+    attempt, timeouts = scripted(clock, [Failure(FailureKind.UNAVAILABLE)] * 3)
+    with pytest.raises(UpstreamUnavailable) as raised:
+        caller.call(attempt, deadline=clock() + 5.0)
+    assert len(timeouts) == 1 and raised.value.attempts == 1
+    assert caller.budget.counts() == (1, 0)
+
+
+def test_under_an_outage_upstream_calls_stay_within_the_budget():
+    """1,000 requests against a dependency that always fails: without a budget they would
+    make 3,000 calls; with it, retries stay at 10% of the first attempts."""
+    clock = FakeClock()
+    caller = make_caller(clock, retries=2)
+    caller.budget = RetryBudget(ratio=0.1, minimum=10, clock=clock)
+    calls = 0
+
+    def attempt(timeout: float) -> object:
+        nonlocal calls
+        calls += 1
+        raise Failure(FailureKind.UNAVAILABLE)
+
+    for _ in range(1000):
+        clock.now += 0.005  # 200 requests per second
+        with pytest.raises(UpstreamUnavailable):
+            caller.call(attempt, deadline=clock() + 5.0)
+    first_attempts = 1000
+    assert calls - first_attempts <= 0.1 * first_attempts + 10

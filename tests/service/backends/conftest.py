@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.fakes.vertex_server import FakeVertexServer
+from fakes.vertex_server import FakeVertexServer
 from tests.gunicorn_process import GunicornProcess, running_gunicorn
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -37,7 +37,7 @@ def fake_vertex(fake_vertex_server: FakeVertexServer) -> Iterator[FakeVertexServ
 
 @dataclass
 class FakeVertexProcess:
-    """`python -m tests.fakes.vertex_server`, steered over its control routes."""
+    """`python -m fakes.vertex_server`, steered over its control routes."""
 
     process: subprocess.Popen
     rest_port: int
@@ -47,9 +47,18 @@ class FakeVertexProcess:
     def rest_url(self) -> str:
         return f"http://127.0.0.1:{self.rest_port}"
 
-    def fault(self, kind: str, count: int | None = None, latency_ms: int = 0) -> None:
-        fault = {"kind": kind, "count": count, "latency_ms": latency_ms}
+    def fault(self, kind: str, count: int | None = None, latency_ms: int = 0, **window) -> None:
+        """Serve `kind`; `window` may give after_s and for_s (seconds from now)."""
+        fault = {"kind": kind, "count": count, "latency_ms": latency_ms, **window}
         requests.post(f"{self.rest_url}/_control/fault", json=fault, timeout=5).raise_for_status()
+
+    def latency(self, latency_ms: int) -> None:
+        """Every answer after `latency_ms` (until reset)."""
+        url = f"{self.rest_url}/_control/latency"
+        requests.post(url, json={"latency_ms": latency_ms}, timeout=5).raise_for_status()
+
+    def stats(self) -> dict:
+        return requests.get(f"{self.rest_url}/_control/stats", timeout=5).json()
 
     def reset(self) -> None:
         requests.post(f"{self.rest_url}/_control/reset", timeout=5).raise_for_status()
@@ -62,7 +71,7 @@ class FakeVertexProcess:
 def fake_vertex_process() -> Iterator[FakeVertexProcess]:
     """The model tier: the fake Vertex AI server over the embedded model, as a process."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.vertex_server", "--port", "0", "--grpc-port", "0"],
+        [sys.executable, "-m", "fakes.vertex_server", "--port", "0", "--grpc-port", "0"],
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         stdout=subprocess.PIPE,
@@ -112,6 +121,9 @@ def api_tiers(
         "PREDICT_TIMEOUT_SECONDS": str(DEADLINE_SECONDS),
         "VERTEX_TIMEOUT_SECONDS": str(CALL_TIMEOUT_SECONDS),
         "VERTEX_RETRIES": str(RETRIES),
+        # Every retry allowed: these tiers check each request's attempts one by one; the
+        # budget itself is held to its default under load (test_two_tier_under_load.py).
+        "VERTEX_RETRY_BUDGET": "10",
         "VERTEX_BREAKER_FAILURES": str(BREAKER_FAILURES),
         "VERTEX_BREAKER_RESET_SECONDS": str(BREAKER_RESET_SECONDS),
     }

@@ -8,13 +8,14 @@ import time
 import numpy as np
 import pytest
 
+from fakes.vertex_server import Fault, SilentListener
 from service.backends import BackendNotReady
 from service.backends import vertex as vertex_module
 from service.backends.embedded import EmbeddedBackend
-from service.backends.vertex import VertexBackend, VertexConfig, build_prediction_client
+from service.backends.vertex import VertexBackend, build_prediction_client
+from service.config import Settings, VertexSettings
 from service.model import load_classifier
 from service.resilience import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
-from tests.fakes.vertex_server import Fault, SilentListener
 
 ENDPOINT = "projects/fashion-test/locations/us-central1/endpoints/987"
 TRANSPORTS = ["grpc", "rest"]
@@ -25,21 +26,24 @@ def api_endpoint(fake, transport: str) -> str:
 
 
 def make_backend(endpoint: str, transport: str, **overrides) -> VertexBackend:
-    settings = {
-        "project": "fashion-test",
-        "location": "us-central1",
+    fallback = overrides.pop("fallback", None)
+    warmup_images = overrides.pop("warmup_images", None)
+    vertex = {
         "endpoint_id": "987",
         "api_endpoint": endpoint,
         "transport": transport,
-        "call_timeout": 1.0,
-        "request_deadline": 3.0,
+        "timeout_seconds": 1.0,
         "retries": 2,
+        "retry_budget": 10.0,  # every retry allowed: these tests count attempts per request
         "breaker_failures": 100,
         **overrides,
     }
-    fallback = settings.pop("fallback", None)
-    warmup_images = settings.pop("warmup_images", None)
-    return VertexBackend(VertexConfig(**settings), fallback, warmup_images)
+    settings = Settings(
+        project_id="fashion-test",
+        predict_timeout_seconds=3.0,
+        vertex=VertexSettings(**vertex),
+    )
+    return VertexBackend(settings, fallback, warmup_images)
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,10 @@ SEED = {"PROJECT_ID": "fashion", "LOCATION": "us-central1", "ENDPOINT_ID": "1234
 def test_endpoint_id_alone_selects_the_vertex_backend_with_safe_defaults():
     settings = Settings.from_env(SEED)
     assert settings.backend == "vertex"
-    assert (settings.vertex_transport, settings.vertex_instance_format) == ("grpc", "automl-image")
-    assert (settings.vertex_timeout_seconds, settings.vertex_retries) == (1.0, 2)
-    assert settings.vertex_fallback == "none" and settings.vertex_required_at_startup is True
+    assert (settings.vertex.transport, settings.vertex.instance_format) == ("grpc", "automl-image")
+    assert (settings.vertex.timeout_seconds, settings.vertex.retries) == (1.0, 2)
+    assert settings.vertex.fallback == "none" and settings.vertex.required_at_startup is True
+    assert settings.vertex.retry_budget == 0.1  # retries <= 10% of calls over 10 s
 
 
 def test_an_explicit_backend_wins_over_endpoint_id():
@@ -31,6 +32,7 @@ def test_every_vertex_variable_is_read():
             "VERTEX_INSTANCE_FORMAT": "vector",
             "VERTEX_TIMEOUT_SECONDS": "0.25",
             "VERTEX_RETRIES": "0",
+            "VERTEX_RETRY_BUDGET": "0.5",
             "VERTEX_BREAKER_FAILURES": "3",
             "VERTEX_BREAKER_RESET_SECONDS": "30",
             "VERTEX_FALLBACK": "embedded",
@@ -40,11 +42,12 @@ def test_every_vertex_variable_is_read():
             "AIP_PREDICT_ROUTE": "/v1/models/m:predict",
         }
     )
-    assert settings.vertex_api_endpoint == "http://127.0.0.1:8500"
-    assert settings.vertex_transport == "rest" and settings.vertex_instance_format == "vector"
-    assert (settings.vertex_timeout_seconds, settings.vertex_retries) == (0.25, 0)
-    assert (settings.vertex_breaker_failures, settings.vertex_breaker_reset_seconds) == (3, 30.0)
-    assert settings.vertex_fallback == "embedded" and settings.vertex_required_at_startup is False
+    assert settings.vertex.api_endpoint == "http://127.0.0.1:8500"
+    assert settings.vertex.transport == "rest" and settings.vertex.instance_format == "vector"
+    assert (settings.vertex.timeout_seconds, settings.vertex.retries) == (0.25, 0)
+    assert (settings.vertex.breaker_failures, settings.vertex.breaker_reset_seconds) == (3, 30.0)
+    assert settings.vertex.retry_budget == 0.5
+    assert settings.vertex.fallback == "embedded" and settings.vertex.required_at_startup is False
     assert settings.aip_http_port == 8081
     assert (settings.aip_health_route, settings.aip_predict_route) == (
         "/health",
@@ -64,6 +67,9 @@ def test_every_vertex_variable_is_read():
         ({**SEED, "VERTEX_INSTANCE_FORMAT": "jpeg"}, "VERTEX_INSTANCE_FORMAT"),
         ({**SEED, "VERTEX_TIMEOUT_SECONDS": "0"}, "VERTEX_TIMEOUT_SECONDS"),
         ({**SEED, "VERTEX_RETRIES": "-1"}, "VERTEX_RETRIES"),
+        ({**SEED, "VERTEX_RETRY_BUDGET": "0"}, "VERTEX_RETRY_BUDGET"),
+        ({**SEED, "VERTEX_RETRY_BUDGET": "11"}, "VERTEX_RETRY_BUDGET"),
+        ({**SEED, "VERTEX_API_ENDPOINT": "http://127.0.0.1.evil.test:80"}, "loopback"),
         ({**SEED, "VERTEX_BREAKER_FAILURES": "0"}, "VERTEX_BREAKER_FAILURES"),
         ({**SEED, "VERTEX_FALLBACK": "cache"}, "VERTEX_FALLBACK"),
         ({"AIP_HTTP_PORT": "http"}, "AIP_HTTP_PORT"),

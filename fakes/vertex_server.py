@@ -10,23 +10,33 @@ that a test through it checks the service's encoding: AutoML image instances
 784-float instances get a plain list of 10 probabilities, as a custom-trained model returns.
 
 Faults are set over HTTP on the REST port (so a test can steer a server in another process):
-    POST /_control/fault  {"kind": "unavailable", "count": 3, "latency_ms": 0}
-    POST /_control/reset  clears the fault and the counters
-    GET  /_control/stats  {"attempts": N, "faults_served": {...}, "endpoints": [...]}
+    POST /_control/fault  {"kind": "unavailable", "count": 3, "latency_ms": 0,
+                           "after_s": 20, "for_s": 20}
+    POST /_control/latency {"latency_ms": 100}: the base latency from now on
+    POST /_control/reset  clears the fault and the counters, restores the start-up latency
+    GET  /_control/stats  {"attempts": N, "faults_served": {...}, "endpoints": [...],
+                           "per_second": [[unix second, attempts], ...]}
 Kinds: none, unavailable (UNAVAILABLE / 503), overloaded (RESOURCE_EXHAUSTED / 429),
-internal (INTERNAL / 500), malformed (a well-formed answer of the wrong shape), garbage
-(bytes that do not parse), hang (never answers). `count` limits the fault to the next N
-attempts (default: every attempt until reset); `latency_ms` delays every answer.
+internal (INTERNAL / 500), deadline (DEADLINE_EXCEEDED / 504), slow (a good answer after the
+fault's latency_ms), malformed (a well-formed answer of the wrong shape), garbage (bytes that do
+not parse), hang (never answers). `count` limits the fault to the next N attempts (default:
+every attempt); `after_s` and `for_s` make it a time window, starting `after_s` seconds after
+it is set and lasting `for_s` seconds (default: from now until reset); `latency_ms` delays
+every attempt while the fault is active. The base latency (`--latency-ms`) delays every answer,
+faulty or not: the model's own serving time.
 `SilentListener` is a TCP port that accepts connections and never says a word.
 
-Run as a process: `python -m tests.fakes.vertex_server --port 0 --grpc-port 0` prints one JSON
-line with the ports it bound, then serves until SIGTERM or SIGINT.
+Run as a process (loadtest, benchmarks and tests start it this way):
+    python -m fakes.vertex_server --port 0 --grpc-port 0 --latency-ms 100 \
+        [--fault unavailable --fault-after 20 --fault-for 20]
+prints one JSON line with the ports it bound, then serves until SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import collections
 import io
 import json
 import signal
@@ -34,88 +44,38 @@ import socket
 import sys
 import threading
 import time
-from collections import Counter
 from concurrent import futures
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
 import numpy as np
 from google.cloud.aiplatform_v1 import PredictRequest, PredictResponse
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from PIL import Image
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from fakes.faults import FAULT_KINDS, Fault, FaultPlan
 from service.labels import CLASS_NAMES
 from service.model import load_classifier
 
 HOST = "127.0.0.1"
 SERVICE_NAME = "google.cloud.aiplatform.v1.PredictionService"
 REST_PREDICT_SUFFIX = ":predict"
-FAULT_KINDS = ("none", "unavailable", "overloaded", "internal", "malformed", "garbage", "hang")
 GARBAGE_PROTO = b"\x0a\x05abc"  # field 1 claims 5 bytes and carries 3: does not decode
 HANG_LIMIT_SECONDS = 60.0
+# Enough threads for every call in flight: 80 concurrent requests, each with its retries.
+GRPC_THREADS = 512
+STATUS_CODES = {
+    "unavailable": (grpc.StatusCode.UNAVAILABLE, 503, "UNAVAILABLE"),
+    "overloaded": (grpc.StatusCode.RESOURCE_EXHAUSTED, 429, "RESOURCE_EXHAUSTED"),
+    "internal": (grpc.StatusCode.INTERNAL, 500, "INTERNAL"),
+    "deadline": (grpc.StatusCode.DEADLINE_EXCEEDED, 504, "DEADLINE_EXCEEDED"),
+}
 
 
 class BadInstance(ValueError):
     """An instance neither format describes (answered as INVALID_ARGUMENT / 400)."""
-
-
-@dataclass
-class Fault:
-    kind: str = "none"
-    count: int | None = None  # None: every attempt until reset
-    latency_ms: int = 0
-
-
-class FaultPlan:
-    """The current fault and the attempt counters, shared by both protocols' threads."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._fault = Fault()
-        self.attempts = 0
-        self.faults_served: Counter[str] = Counter()
-        self.endpoints: list[str] = []
-
-    def set(self, fault: Fault) -> None:
-        if fault.kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {fault.kind!r}; expected one of {FAULT_KINDS}")
-        with self._lock:
-            self._fault = fault
-
-    def reset(self) -> None:
-        with self._lock:
-            self._fault = Fault()
-            self.attempts = 0
-            self.faults_served.clear()
-            self.endpoints.clear()
-
-    def next_attempt(self, endpoint: str) -> tuple[str, float]:
-        """Count an attempt; return the fault kind to serve and the added latency (s)."""
-        with self._lock:
-            self.attempts += 1
-            if endpoint not in self.endpoints:
-                self.endpoints.append(endpoint)
-            fault = self._fault
-            kind = fault.kind
-            if kind != "none" and fault.count is not None:
-                if fault.count <= 0:
-                    kind = "none"
-                else:
-                    fault.count -= 1
-            if kind != "none":
-                self.faults_served[kind] += 1
-            return kind, fault.latency_ms / 1000.0
-
-    def stats(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "attempts": self.attempts,
-                "faults_served": dict(self.faults_served),
-                "endpoints": list(self.endpoints),
-            }
 
 
 class FakeModel:
@@ -171,6 +131,32 @@ class FakeModel:
 MALFORMED_PREDICTIONS = [{"unexpected": "shape"}]
 
 
+class AnswerCache:
+    """Predictions for instances seen before (with the same parameters), by their bytes. The
+    model is deterministic, and a load test sends the same few hundred samples over and over,
+    alone or in batches: without this the fake's decoding and forward pass (about 3 ms of CPU
+    per call) compete for the CPU with the service it stands in front of, which a real remote
+    endpoint does not."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._answers: collections.OrderedDict[bytes, Any] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> Any:
+        with self._lock:
+            answer = self._answers.get(key)
+            if answer is not None:
+                self._answers.move_to_end(key)
+            return answer
+
+    def put(self, key: bytes, answer: Any) -> None:
+        with self._lock:
+            self._answers[key] = answer
+            if len(self._answers) > self._size:
+                self._answers.popitem(last=False)
+
+
 class QuietRequestHandler(WSGIRequestHandler):
     """No access-log line per request: tests print what they measured instead."""
 
@@ -181,9 +167,12 @@ class QuietRequestHandler(WSGIRequestHandler):
 class FakeVertexServer:
     """Both protocols on loopback, one fault plan, one model."""
 
-    def __init__(self, deployed_model_id: str = "7341985214160478208") -> None:
+    def __init__(
+        self, deployed_model_id: str = "7341985214160478208", base_latency_ms: int = 0
+    ) -> None:
         self.model = FakeModel(deployed_model_id)
-        self.faults = FaultPlan()
+        self.faults = FaultPlan(base_latency_ms)
+        self._answers = AnswerCache()
         self._stopping = threading.Event()
         self._grpc_server: grpc.Server | None = None
         self._http_server: Any = None
@@ -192,10 +181,10 @@ class FakeVertexServer:
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self, rest_port: int = 0, grpc_port: int = 0) -> FakeVertexServer:
-        self._grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+        self._grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=GRPC_THREADS))
         handler = grpc.unary_unary_rpc_method_handler(
             self._grpc_predict,
-            request_deserializer=PredictRequest.deserialize,
+            request_deserializer=None,  # the raw bytes: parsed in _grpc_predict, and a cache key
             response_serializer=_serialize_response,
         )
         self._grpc_server.add_generic_rpc_handlers(
@@ -229,35 +218,51 @@ class FakeVertexServer:
         return f"http://{HOST}:{self.rest_port}"
 
     # --- gRPC --------------------------------------------------------------------------------
-    def _grpc_predict(self, request: PredictRequest, context: grpc.ServicerContext) -> Any:
-        kind, latency = self.faults.next_attempt(request.endpoint)
-        self._wait(latency, context.is_active)
+    def _grpc_predict(self, request_bytes: bytes, context: grpc.ServicerContext) -> Any:
+        raw = PredictRequest.pb().FromString(request_bytes)
+        kind, latency = self.faults.next_attempt(raw.endpoint)
+        left = threading.Event()  # set when the client cancels or its deadline passes
+        context.add_callback(left.set)
+        self._wait(latency, left)
         if kind == "hang":
-            self._wait(HANG_LIMIT_SECONDS, context.is_active)
+            self._wait(HANG_LIMIT_SECONDS, left)
             context.abort(grpc.StatusCode.CANCELLED, "hung until the client left")
-        statuses = {
-            "unavailable": grpc.StatusCode.UNAVAILABLE,
-            "overloaded": grpc.StatusCode.RESOURCE_EXHAUSTED,
-            "internal": grpc.StatusCode.INTERNAL,
-        }
-        if kind in statuses:
-            context.abort(statuses[kind], f"injected fault: {kind}")
+        if kind in STATUS_CODES:
+            context.abort(STATUS_CODES[kind][0], f"injected fault: {kind}")
         if kind == "garbage":
             return GARBAGE_PROTO
-        raw = PredictRequest.pb(request)
-        instances = [json_format.MessageToDict(value) for value in raw.instances]
-        parameters = json_format.MessageToDict(raw.parameters) if raw.HasField("parameters") else {}
+        if kind == "malformed":
+            message = PredictResponse.pb()()
+            json_format.ParseDict(self.model.response(MALFORMED_PREDICTIONS), message)
+            return message.SerializeToString()
         try:
-            predictions = (
-                MALFORMED_PREDICTIONS
-                if kind == "malformed"
-                else self.model.predict(instances, parameters or {})
-            )
+            predictions = self._predictions(raw)
         except BadInstance as error:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         message = PredictResponse.pb()()
-        json_format.ParseDict(self.model.response(predictions), message)
-        return message
+        json_format.ParseDict(self.model.response([]), message)  # the model's fields
+        message.predictions.extend(predictions)
+        return message.SerializeToString()
+
+    def _predictions(self, raw: Any) -> list[Any]:
+        """One prediction (a protobuf Value) per instance, from the cache where it can."""
+        parameters_key = raw.parameters.SerializeToString(deterministic=True)
+        keys = [parameters_key + v.SerializeToString(deterministic=True) for v in raw.instances]
+        found = [self._answers.get(key) for key in keys]
+        missing = [index for index, value in enumerate(found) if value is None]
+        if missing:
+            parameters = (
+                json_format.MessageToDict(raw.parameters) if raw.HasField("parameters") else {}
+            )
+            instances = [json_format.MessageToDict(raw.instances[i]) for i in missing]
+            for index, prediction in zip(
+                missing, self.model.predict(instances, parameters or {}), strict=True
+            ):
+                value = struct_pb2.Value()
+                json_format.ParseDict(prediction, value)
+                self._answers.put(keys[index], value)
+                found[index] = value
+        return found
 
     # --- REST --------------------------------------------------------------------------------
     @Request.application
@@ -277,17 +282,12 @@ class FakeVertexServer:
             return _rest_error(404, "NOT_FOUND", f"no route for {request.method} {path}")
         endpoint = "/".join(parts[1:]).removesuffix(REST_PREDICT_SUFFIX)
         kind, latency = self.faults.next_attempt(endpoint)
-        self._wait(latency, lambda: True)
+        self._wait(latency)
         if kind == "hang":
-            self._wait(HANG_LIMIT_SECONDS, lambda: True)
+            self._wait(HANG_LIMIT_SECONDS)
             return _rest_error(499, "CANCELLED", "hung until the limit")
-        statuses = {
-            "unavailable": (503, "UNAVAILABLE"),
-            "overloaded": (429, "RESOURCE_EXHAUSTED"),
-            "internal": (500, "INTERNAL"),
-        }
-        if kind in statuses:
-            return _rest_error(*statuses[kind], f"injected fault: {kind}")
+        if kind in STATUS_CODES:
+            return _rest_error(*STATUS_CODES[kind][1:], f"injected fault: {kind}")
         if kind == "garbage":
             return Response(b"<html>502 from a proxy</html>", 200, mimetype="application/json")
         try:
@@ -308,6 +308,15 @@ class FakeVertexServer:
         if action == "reset" and request.method == "POST":
             self.faults.reset()
             return Response("{}", mimetype="application/json")
+        if action == "latency" and request.method == "POST":
+            try:
+                latency_ms = int(json.loads(request.get_data())["latency_ms"])
+                if latency_ms < 0:
+                    raise ValueError("latency_ms must be >= 0")
+            except (ValueError, TypeError, KeyError) as error:
+                return _rest_error(400, "INVALID_ARGUMENT", f"bad latency: {error}")
+            self.faults.base_latency_ms = latency_ms
+            return Response("{}", mimetype="application/json")
         if action == "fault" and request.method == "POST":
             try:
                 self.faults.set(Fault(**json.loads(request.get_data())))
@@ -316,11 +325,21 @@ class FakeVertexServer:
             return Response("{}", mimetype="application/json")
         return _rest_error(404, "NOT_FOUND", f"no control action {request.method} {action}")
 
-    def _wait(self, seconds: float, still_wanted: Any) -> None:
-        """Sleep up to `seconds`, sooner when the server stops or the caller has gone."""
+    def _wait(self, seconds: float, left: threading.Event | None = None) -> None:
+        """Sleep up to `seconds`, sooner when the server stops or the caller has gone. One
+        blocking wait per call, no polling: 80 calls waiting cost no CPU (a 20 ms poll loop
+        per call took the fake's GIL hundreds of times a second under load)."""
+        if seconds <= 0:
+            return
+        if left is None:
+            self._stopping.wait(seconds)
+            return
         end = time.monotonic() + seconds
-        while time.monotonic() < end and still_wanted() and not self._stopping.is_set():
-            self._stopping.wait(min(0.02, max(0.0, end - time.monotonic())))
+        # stop() cancels every call (grace=0), which sets `left`; the one-second slices are a
+        # backstop should a callback not fire.
+        while not left.wait(max(0.0, min(1.0, end - time.monotonic()))):
+            if time.monotonic() >= end or self._stopping.is_set():
+                return
 
 
 def _serialize_response(response: Any) -> bytes:
@@ -364,8 +383,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="REST and control port (0: any)")
     parser.add_argument("--grpc-port", type=int, default=0, help="gRPC port (0: any)")
     parser.add_argument("--deployed-model-id", default="7341985214160478208")
+    parser.add_argument(
+        "--latency-ms", type=int, default=0, help="base latency of every answer (default 0)"
+    )
+    parser.add_argument("--fault", choices=FAULT_KINDS, default="none", help="a fault to serve")
+    parser.add_argument(
+        "--fault-after", type=float, default=0.0, help="seconds from start to the fault"
+    )
+    parser.add_argument("--fault-for", type=float, help="how long the fault lasts (s)")
     args = parser.parse_args(argv)
-    server = FakeVertexServer(args.deployed_model_id).start(args.port, args.grpc_port)
+    if args.latency_ms < 0:
+        parser.error("--latency-ms must be >= 0")
+    server = FakeVertexServer(args.deployed_model_id, args.latency_ms)
+    try:
+        server.faults.set(Fault(args.fault, after_s=args.fault_after, for_s=args.fault_for))
+    except ValueError as error:
+        parser.error(str(error))
+    server.start(args.port, args.grpc_port)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
