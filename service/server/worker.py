@@ -26,9 +26,9 @@ from typing import Any
 from gunicorn.workers.ggevent import GeventWorker
 
 from service.config import Settings
-from service.server.rejections import RejectionsMixin
 from service.server.hooks import SlowClientGuard
 from service.server.in_flight import InFlightLimit
+from service.server.rejections import RejectionsMixin
 from service.server.sizing import Sizing
 
 # Descriptors a worker needs beyond its connections: logs, the model file, gRPC's pipes...
