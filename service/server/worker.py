@@ -33,6 +33,8 @@ from service.server.sizing import Sizing
 
 # Descriptors a worker needs beyond its connections: logs, the model file, gRPC's pipes...
 SPARE_FDS = 256
+# Threads of gevent's hub pool beyond one per gRPC call in flight (DNS lookups, gRPC's own).
+THREADPOOL_SPARE = 10
 
 
 def raise_fd_limit(connections: int) -> int:
@@ -46,12 +48,21 @@ def raise_fd_limit(connections: int) -> int:
     return soft
 
 
-def init_grpc_gevent() -> bool:
-    """gRPC's gevent mode, when gRPC is installed (the `vertex` extra); True if switched on."""
+def init_grpc_gevent(calls_in_flight: int) -> bool:
+    """gRPC's gevent mode, when gRPC is installed (the `vertex` extra); True if switched on.
+
+    In that mode each call waits for its completion on a native thread of gevent's hub
+    threadpool (grpc/grpc#28276), which holds 10 threads by default: 10 calls in flight at
+    most, whatever CONCURRENCY says. The pool is sized to the calls a worker may have in flight.
+    """
     if importlib.util.find_spec("grpc") is None:
         return False
+    import gevent
     from grpc.experimental import gevent as grpc_gevent
 
+    size = calls_in_flight + THREADPOOL_SPARE
+    gevent.config.threadpool_size = size
+    gevent.get_hub().threadpool.maxsize = size
     grpc_gevent.init_gevent()
     return True
 
@@ -65,7 +76,7 @@ class Worker(RejectionsMixin, GeventWorker):
     def patch(self) -> None:
         super().patch()  # gevent's monkey.patch_all() and the listening sockets
         if Settings.from_env().backend == "vertex":  # the embedded service never loads gRPC
-            init_grpc_gevent()
+            init_grpc_gevent(Sizing.from_env().requests_per_worker)
 
     def init_process(self) -> None:
         self.sizing = Sizing.from_env()
