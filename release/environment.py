@@ -12,9 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import slo
+from slo.fields import FieldError, FieldReader, read_yaml
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ENVIRONMENTS_DIR = PACKAGE_DIR / "environments"
@@ -31,12 +30,8 @@ _SERVICE = re.compile(r"^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$")  # Cloud Run service
 _ACCOUNT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$")
 
 
-class ConfigError(ValueError):
+class ConfigError(FieldError):
     """A wrong environment file; str() names the file, the field and the reason."""
-
-    def __init__(self, source: Path | str, field: str, reason: str) -> None:
-        self.source, self.field, self.reason = Path(source), field, reason
-        super().__init__(f"{self.source}: {field}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -122,7 +117,7 @@ def load(env: str, slo_file: Path | None = None) -> Environment:
     reader = _Reader(source)
     top = {"project", "region", "service", "runtime_service_account", "audience"}
     top |= {"container", "probes", "gate", "canary"}
-    doc = reader.mapping(_read_yaml(source), "(top level)", top)
+    doc = reader.mapping(read_yaml(source, ConfigError), "(top level)", top)
     service = doc.get("service", slos.service)
     if not isinstance(service, str) or not _SERVICE.match(service):
         raise reader.fail("service", f"must be a Cloud Run service name, got {service!r}")
@@ -156,37 +151,10 @@ def load(env: str, slo_file: Path | None = None) -> Environment:
     )
 
 
-def _read_yaml(source: Path) -> Any:
-    try:
-        text = source.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(source, "(file)", f"cannot be read: {error.strerror}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(file)"
-        raise ConfigError(source, where, "is not valid YAML") from None
-
-
-class _Reader:
+class _Reader(FieldReader):
     """Typed field access; every problem becomes a ConfigError naming the field."""
 
-    def __init__(self, source: Path) -> None:
-        self.source = source
-
-    def fail(self, field: str, reason: str) -> ConfigError:
-        return ConfigError(self.source, field, reason)
-
-    def mapping(self, value: Any, field: str, allowed: set[str]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(field, f"must be a mapping, got {_kind(value)}")
-        for key in value:
-            if key not in allowed:
-                prefix = "" if field == "(top level)" else f"{field}."
-                known = ", ".join(sorted(allowed))
-                raise self.fail(f"{prefix}{key}", f"unknown field (known fields: {known})")
-        return value
+    error = ConfigError
 
     def text(self, doc: dict[str, Any], key: str, prefix: str = "") -> str:
         value = doc.get(key)
@@ -295,7 +263,3 @@ class _Reader:
             self.fraction(doc, "alpha", p, 0.05),
             self.fraction(doc, "beta", p, 0.2),
         )
-
-
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else type(value).__name__

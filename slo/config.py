@@ -8,9 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from slo import budget
+from slo.fields import FieldError, FieldReader, kind, read_yaml
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_SLOS_PATH = PACKAGE_DIR / "slos.yaml"
@@ -27,14 +26,8 @@ _DURATION = re.compile(r"^([1-9][0-9]*)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-class SloConfigError(ValueError):
+class SloConfigError(FieldError):
     """A definitions file is wrong; str() names the file, the field and the reason."""
-
-    def __init__(self, source: Path | str, field: str, reason: str) -> None:
-        self.source = Path(source)
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{self.source}: {field}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -86,7 +79,7 @@ def load_slos(path: Path | None = None) -> SloSet:
     source = Path(path) if path is not None else DEFAULT_SLOS_PATH
     reader = _Reader(source)
     document = reader.mapping(
-        _read_yaml(source), "(top level)", {"service", "window_days", "objectives"}
+        read_yaml(source, SloConfigError), "(top level)", {"service", "window_days", "objectives"}
     )
     service = reader.text(document, "service", "service")
     window_days = reader.integer(document, "window_days", "window_days", 1, MAX_WINDOW_DAYS)
@@ -100,7 +93,7 @@ def load_alert_windows(path: Path | None = None) -> tuple[AlertWindow, ...]:
     """Read and validate the multi-window alert sets (default: slo/alert_windows.yaml)."""
     source = Path(path) if path is not None else DEFAULT_ALERT_WINDOWS_PATH
     reader = _Reader(source)
-    document = reader.mapping(_read_yaml(source), "(top level)", {"alerts"})
+    document = reader.mapping(read_yaml(source, SloConfigError), "(top level)", {"alerts"})
     items = reader.non_empty_list(document, "alerts", "alerts")
     windows = tuple(reader.alert_window(item, f"alerts[{i}]") for i, item in enumerate(items))
     reader.unique([w.name for w in windows], "alerts", "name")
@@ -115,37 +108,10 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-def _read_yaml(source: Path) -> Any:
-    try:
-        text = source.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SloConfigError(source, "(file)", f"cannot be read: {error.strerror}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(file)"
-        raise SloConfigError(source, where, f"is not valid YAML: {error}") from None
-
-
-class _Reader:
+class _Reader(FieldReader):
     """Typed field access that turns every problem into a SloConfigError naming the field."""
 
-    def __init__(self, source: Path) -> None:
-        self.source = source
-
-    def fail(self, field: str, reason: str) -> SloConfigError:
-        return SloConfigError(self.source, field, reason)
-
-    def mapping(self, value: Any, field: str, allowed: set[str]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(field, f"must be a mapping, got {_kind(value)}")
-        for key in value:
-            if key not in allowed:
-                prefix = "" if field == "(top level)" else f"{field}."
-                known = ", ".join(sorted(allowed))
-                raise self.fail(f"{prefix}{key}", f"unknown field (known fields: {known})")
-        return value
+    error = SloConfigError
 
     def required(self, document: dict[str, Any], key: str, field: str) -> Any:
         if key not in document or document[key] is None:
@@ -187,7 +153,7 @@ class _Reader:
     def non_empty_list(self, document: dict[str, Any], key: str, field: str) -> list[Any]:
         value = self.required(document, key, field)
         if not isinstance(value, list) or not value:
-            raise self.fail(field, f"must be a non-empty list, got {_kind(value)}")
+            raise self.fail(field, f"must be a non-empty list, got {kind(value)}")
         return value
 
     def unique(self, names: list[str], field: str, key: str) -> None:
@@ -235,7 +201,3 @@ class _Reader:
             return parse_duration(value)
         except ValueError as error:
             raise self.fail(field, str(error)) from None
-
-
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else type(value).__name__
