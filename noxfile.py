@@ -157,7 +157,8 @@ def bench(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lock(session: nox.Session) -> None:
     """Re-resolve every extra and rewrite constraints.txt."""
-    session.install("-e", ".[serve,vertex,monitoring,loadtest,dev]", "schemathesis")
+    extras = "serve,vertex,monitoring,loadtest,release,dev,bench"
+    session.install("-e", f".[{extras}]", "schemathesis", "check-jsonschema", "py-spy")
     frozen = session.run("pip", "freeze", "--exclude-editable", silent=True)
     lines = [line for line in frozen.splitlines() if line and not line.startswith("-e")]
     header = "# Pinned versions for every extra. nox and the Dockerfile both use it.\n"

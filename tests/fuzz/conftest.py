@@ -1,4 +1,5 @@
-"""Fixtures for the fuzz tests: the service under real Gunicorn, and its OpenAPI document."""
+"""Fixtures for the fuzz tests: the service under real Gunicorn (its configured worker), and its
+OpenAPI document."""
 
 from __future__ import annotations
 
