@@ -249,17 +249,19 @@ def render(table: dict[str, Any]) -> str:
 
 
 def verdicts(table: dict[str, Any]) -> dict[str, bool]:
+    """The issue-14 targets, judged on the service alone: the peers' figures (uvicorn's workers,
+    the bare apps) are reported for comparison, not held to this service's targets."""
     service = table["service"]["by_connections"]
-    shares = [
-        f["largest_worker_share"]
-        for entry in table.values()
-        for f in entry["by_connections"].values()
-    ]
+    # Every run, not only the median: no run of the service may put more than the target share
+    # of its answers on one worker.
+    shares = [run["largest_worker_share"] for f in service.values() for run in f["runs"]]
     return {
         f"service CPU per prediction <= {CPU_TARGET_MS} ms": all(
             f["server_cpu_ms_per_prediction"] <= CPU_TARGET_MS for f in service.values()
         ),
-        f"no worker above {SPREAD_TARGET:.0%} of the answers": max(shares) <= SPREAD_TARGET,
+        f"no run of the service puts more than {SPREAD_TARGET:.0%} of its answers on one worker": (
+            max(shares) <= SPREAD_TARGET
+        ),
     }
 
 
