@@ -148,7 +148,8 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: inference latency, HTTP throughput vs a minimal route, cold start, memory
     (writes benchmarks/results/latest.json; `-- --help` lists the options)."""
     # bench: FastAPI and uvicorn for the --peers comparison (benchmarks/peers/), not served.
-    install(session, "serve", "loadtest", "dev", "bench")
+    # vertex: the two-tier figures start the Vertex AI fake (fakes/) and BACKEND=vertex.
+    install(session, "serve", "vertex", "loadtest", "dev", "bench")
     if "--profile" in session.posargs:
         session.install(*CONSTRAINTS, "py-spy")
     session.run("python", "-m", "benchmarks", *session.posargs)
