@@ -70,15 +70,19 @@ def init_grpc_gevent(calls_in_flight: int) -> bool:
 class Worker(RejectionsMixin, GeventWorker):
     """gevent worker with the service's bounds; see the module docstring."""
 
+    settings: Settings
     sizing: Sizing
     guard: SlowClientGuard
 
     def patch(self) -> None:
+        # Called by GeventWorker.init_process, after ours has read the settings.
         super().patch()  # gevent's monkey.patch_all() and the listening sockets
-        if Settings.from_env().backend == "vertex":  # the embedded service never loads gRPC
-            init_grpc_gevent(Sizing.from_env().requests_per_worker)
+        if self.settings.backend == "vertex":  # the embedded service never loads gRPC
+            init_grpc_gevent(self.sizing.requests_per_worker)
 
     def init_process(self) -> None:
+        # Read once per worker; gunicorn.conf.py has already refused a bad value in the master.
+        self.settings = Settings.from_env()
         self.sizing = Sizing.from_env()
         limit = raise_fd_limit(self.worker_connections)
         if limit < self.worker_connections + SPARE_FDS:
@@ -95,7 +99,7 @@ class Worker(RejectionsMixin, GeventWorker):
         self.wsgi = InFlightLimit(
             self.wsgi,
             self.sizing.requests_per_worker,
-            max_body_bytes=Settings.from_env().max_body_bytes,
+            max_body_bytes=self.settings.max_body_bytes,
             body_budget=self.sizing.body_bytes_in_flight,
             body_wait=self.sizing.slow_client_timeout,
         )
