@@ -89,7 +89,7 @@ def in_flight_figures(
 ) -> dict[str, Any]:
     """`in_flight` requests held by a closed loop: CPU per request, RSS, health latency."""
     command = [sys.executable, "-m", "benchmarks.closed_loop", "--url", f"{server.url}/predict"]
-    command += ["--connections", str(in_flight), "--duration", str(seconds)]
+    command += ["--connections", str(in_flight), "--warmup", "0", "--duration", str(seconds)]
     command += ["--body", str(png), "--content-type", "image/png"]
     cpu_before = server.cpu_seconds()
     generator = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
@@ -103,15 +103,15 @@ def in_flight_figures(
         memory += [size["rss"] for size in server.worker_memory_mb()]
         time.sleep(0.2)
     output, _ = generator.communicate(timeout=seconds + 60)
-    result = json.loads(output)
+    result = json.loads(output.splitlines()[-1])  # the summary follows the "measuring" line
     cpu = server.cpu_seconds() - cpu_before
     answered = [value for values in health.values() for value in values]
     return {
         "in_flight": in_flight,
-        "rate": result["rate"],
+        "rate": result["requests_per_s"],
         "errors": result["errors"],
         "latency": result["latency"],
-        "server_cpu_ms_per_request": round(cpu * 1000 / max(1, result["requests"]), 3),
+        "server_cpu_ms_per_request": round(cpu * 1000 / max(1, result["completed"]), 3),
         "worker_rss_mb_max": max(memory) if memory else None,
         "health_checks": len(answered),
         "health_failed": sum(value is None for value in answered),

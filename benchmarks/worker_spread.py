@@ -43,27 +43,27 @@ def owners(server: GunicornServer) -> dict[int, int]:
 
 def one_run(server: GunicornServer, png: Path, connections: int, seconds: float) -> dict[str, Any]:
     command = [sys.executable, "-m", "benchmarks.closed_loop", "--url", f"{server.url}/predict"]
-    command += ["--connections", str(connections), "--duration", str(seconds)]
+    command += ["--connections", str(connections), "--warmup", "0", "--duration", str(seconds)]
     command += ["--body", str(png), "--content-type", "image/png"]
     generator = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
     time.sleep(seconds / 2)
     owned = owners(server)
     output, _ = generator.communicate(timeout=seconds + 60)
-    result = json.loads(output)
+    result = json.loads(output.splitlines()[-1])  # the summary follows the "measuring" line
     requests: dict[int, int] = {}
     held: dict[int, int] = {}
     unmatched = 0
-    for tally in result["per_connection"]:
-        pid = owned.get(tally["local_port"])
+    for client_port, answers in result["answers_by_client_port"].items():
+        pid = owned.get(int(client_port))
         if pid is None:
-            unmatched += tally["requests"]
+            unmatched += answers
             continue
-        requests[pid] = requests.get(pid, 0) + tally["requests"]
+        requests[pid] = requests.get(pid, 0) + answers
         held[pid] = held.get(pid, 0) + 1
     total = max(1, sum(requests.values()))
     return {
         "connections": connections,
-        "rate": result["rate"],
+        "rate": result["requests_per_s"],
         "requests_per_worker": sorted(requests.values(), reverse=True),
         "connections_per_worker": sorted(held.values(), reverse=True),
         "max_request_share": round(max(requests.values(), default=0) / total, 3),

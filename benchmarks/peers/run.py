@@ -16,11 +16,12 @@ Servers, each with 2 worker processes on 127.0.0.1:
   `git worktree add /tmp/main main`, to measure a change before and after in one run.
 
 Each round starts every server in turn (the order rotates from round to round, so none always
-runs first on a cooler machine), sends a 28x28 PNG from closed_loop.py's keep-alive connections
-for each connection count, and stops it. Server CPU is the user + system time of the server's
-processes, read from /proc (psutil) at the start and the end of the measured window, divided by
-the answers in that window. Which worker answered what comes from /proc too: the worker that
-holds the server end of each client connection. Figures are medians over the rounds.
+runs first on a cooler machine), sends a 28x28 PNG from benchmarks/closed_loop.py's keep-alive
+connections for each connection count, and stops it. Server CPU is the user + system time of
+the server's processes, read from /proc (psutil) at the start and the end of the measured
+window, divided by the answers in that window. Which worker answered what comes from /proc
+too: the worker that holds the server end of each client connection. Figures are medians over
+the rounds.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def measure(
     server: GunicornServer, body: Path, connections: int, warmup: float, duration: float
 ) -> dict[str, Any]:
     """One closed-loop window against a running server: CPU per answer and the spread."""
-    command = [sys.executable, "-m", "benchmarks.peers.closed_loop", "--url"]
+    command = [sys.executable, "-m", "benchmarks.closed_loop", "--url"]
     command += [f"{server.url}/predict", "--connections", str(connections)]
     command += ["--warmup", str(warmup), "--duration", str(duration)]
     command += ["--body", str(body), "--content-type", "image/png"]
@@ -295,7 +296,7 @@ def main(
         "machine": report.machine(),
         "workers_per_server": WORKERS,
         "load": {
-            "generator": "benchmarks/peers/closed_loop.py (keep-alive, back to back)",
+            "generator": "benchmarks/closed_loop.py (keep-alive, back to back)",
             "body": "28x28 PNG, the first golden sample",
             **settings,
             "rounds": rounds,

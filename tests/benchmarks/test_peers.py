@@ -47,7 +47,7 @@ def local_server() -> Iterator[str]:
 
 
 def closed_loop(url: str, body: Path, connections: int) -> tuple[list[int], dict]:
-    command = [sys.executable, "-m", "benchmarks.peers.closed_loop", "--url", url]
+    command = [sys.executable, "-m", "benchmarks.closed_loop", "--url", url]
     command += ["--connections", str(connections), "--warmup", "0.2", "--duration", "0.5"]
     command += ["--body", str(body), "--content-type", "image/png"]
     finished = subprocess.run(
@@ -80,7 +80,7 @@ def test_the_closed_loop_counts_non_200_answers_as_errors(local_server, tmp_path
 def test_the_closed_loop_refuses_other_hosts(tmp_path) -> None:
     body = tmp_path / "body.bin"
     body.write_bytes(b"x")
-    command = [sys.executable, "-m", "benchmarks.peers.closed_loop"]
+    command = [sys.executable, "-m", "benchmarks.closed_loop"]
     command += ["--url", "http://192.0.2.1/predict", "--body", str(body)]
     finished = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=30)
 
