@@ -25,6 +25,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from service.server.request_line import is_open_inference_path
+
 logger = logging.getLogger(__name__)
 
 # How long a request beyond the bound waits for a slot: short next to the request deadline, so
@@ -118,7 +120,13 @@ class InFlightLimit:
             f"This instance already runs its {self.limit} requests (CONCURRENCY per worker) "
             "or holds its MAX_BODY_BYTES_IN_FLIGHT; retry shortly."
         )
-        body = json.dumps({"error": {"code": "OVERLOADED", "message": message}}).encode()
+        path = environ.get("PATH_INFO", "")
+        # The Open Inference Protocol's error shape under /v2, as for every other /v2 error.
+        if is_open_inference_path(path):
+            document: dict[str, Any] = {"error": message}
+        else:
+            document = {"error": {"code": "OVERLOADED", "message": message}}
+        body = json.dumps(document).encode()
         start_response(
             "503 Service Unavailable",
             [
@@ -127,7 +135,6 @@ class InFlightLimit:
                 ("Retry-After", "1"),
             ],
         )
-        path = environ.get("PATH_INFO", "")
         logger.warning(
             "%s %s 503",
             environ.get("REQUEST_METHOD"),

@@ -20,6 +20,11 @@ _VERSION = re.compile(r"HTTP/\d\.\d")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 
 
+def is_open_inference_path(path: str) -> bool:
+    """Whether `path` is under the Open Inference Protocol's /v2, whose errors are strings."""
+    return path == "/v2" or path.startswith("/v2/")
+
+
 @dataclass(frozen=True)
 class RequestLine:
     """What may be logged of a rejected request line: a known-shape method, the path with odd
@@ -38,7 +43,7 @@ class RequestLine:
 
     @property
     def is_open_inference(self) -> bool:
-        return self.path == "/v2" or self.path.startswith("/v2/")
+        return is_open_inference_path(self.path)
 
 
 def request_line(req: Any, error: BaseException) -> RequestLine:

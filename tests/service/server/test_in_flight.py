@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import threading
 
 from service.server.in_flight import ByteBudget, InFlightLimit
@@ -37,11 +38,11 @@ def test_a_waiting_request_proceeds_when_bytes_are_released():
     assert got == [True]
 
 
-def call(app, method: str, body: bytes = b"") -> tuple[str, bytes]:
+def call(app, method: str, body: bytes = b"", path: str = "/predict") -> tuple[str, bytes]:
     statuses = []
     environ = {
         "REQUEST_METHOD": method,
-        "PATH_INFO": "/predict",
+        "PATH_INFO": path,
         "CONTENT_LENGTH": str(len(body)) if body else "",
         "wsgi.input": io.BytesIO(body),
     }
@@ -76,7 +77,10 @@ def test_beyond_the_slots_a_post_gets_503_overloaded_and_a_get_still_runs():
     holder.start()
     try:
         status, body = call(limit, "POST", b"b")
-        assert status.startswith("503") and b'"OVERLOADED"' in body
+        assert status.startswith("503") and json.loads(body)["error"]["code"] == "OVERLOADED"
+        # Under /v2 the error has the Open Inference Protocol's shape, a string.
+        status, body = call(limit, "POST", b"c", path="/v2/models/fashion-mnist/infer")
+        assert status.startswith("503") and "CONCURRENCY" in json.loads(body)["error"]
         assert call(limit, "GET") == ("200 OK", b"ok")
     finally:
         release.set()
