@@ -16,8 +16,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-# stage -> a substring of py-spy's "function (file:line)" frame that marks it
-STAGES = {
+# stage -> a substring of py-spy's "function (file:line)" frame that marks it; None marks the
+# samples that match no other stage (whatever the worker class: gevent's hub, gthread's loop).
+STAGES: dict[str, str | None] = {
     "Flask app (all of it)": "wsgi_app (flask/app.py",
     "  predict view": "predict (service/predict.py",
     "    inference (service/model)": "service/model/",
@@ -30,8 +31,10 @@ STAGES = {
     "Gunicorn: parse the request": "gunicorn/http/message.py",
     "Gunicorn: write the response": "write (gunicorn/http/wsgi.py",
     "Gunicorn: access log atoms (unused)": "access (gunicorn/glogging.py",
-    "Gunicorn: main loop": "run (gunicorn/workers/gthread.py",
+    "Gunicorn: outside any stage (accept, keep-alive, the loop)": None,
 }
+
+OUTSIDE = next(stage for stage, marker in STAGES.items() if marker is None)
 
 
 def py_spy() -> str | None:
@@ -55,9 +58,13 @@ def breakdown(raw: Path) -> dict[str, Any]:
         if not count.isdigit():
             continue
         samples += int(count)
+        matched = False
         for stage, marker in STAGES.items():
-            if marker in stack:
+            if marker is not None and marker in stack:
                 by_stage[stage] += int(count)
+                matched = True
+        if not matched:
+            by_stage[OUTSIDE] += int(count)
     shares = {stage: round(100 * by_stage[stage] / max(1, samples), 1) for stage in STAGES}
     return {"samples_holding_the_gil": samples, "share_percent": shares}
 
