@@ -9,14 +9,20 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
 from fakes.vertex_server import FakeVertexServer
 from tests.gunicorn_process import GunicornProcess, running_gunicorn
+from tests.service.backends.vertex_tiers import (
+    BREAKER_FAILURES,
+    BREAKER_RESET_SECONDS,
+    CALL_TIMEOUT_SECONDS,
+    DEADLINE_SECONDS,
+    RETRIES,
+    FakeVertexProcess,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -33,38 +39,6 @@ def fake_vertex(fake_vertex_server: FakeVertexServer) -> Iterator[FakeVertexServ
     fake_vertex_server.faults.reset()
     yield fake_vertex_server
     fake_vertex_server.faults.reset()
-
-
-@dataclass
-class FakeVertexProcess:
-    """`python -m fakes.vertex_server`, steered over its control routes."""
-
-    process: subprocess.Popen
-    rest_port: int
-    grpc_port: int
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://127.0.0.1:{self.rest_port}"
-
-    def fault(self, kind: str, count: int | None = None, latency_ms: int = 0, **window) -> None:
-        """Serve `kind`; `window` may give after_s and for_s (seconds from now)."""
-        fault = {"kind": kind, "count": count, "latency_ms": latency_ms, **window}
-        requests.post(f"{self.rest_url}/_control/fault", json=fault, timeout=5).raise_for_status()
-
-    def latency(self, latency_ms: int) -> None:
-        """Every answer after `latency_ms` (until reset)."""
-        url = f"{self.rest_url}/_control/latency"
-        requests.post(url, json={"latency_ms": latency_ms}, timeout=5).raise_for_status()
-
-    def stats(self) -> dict:
-        return requests.get(f"{self.rest_url}/_control/stats", timeout=5).json()
-
-    def reset(self) -> None:
-        requests.post(f"{self.rest_url}/_control/reset", timeout=5).raise_for_status()
-
-    def attempts(self) -> int:
-        return requests.get(f"{self.rest_url}/_control/stats", timeout=5).json()["attempts"]
 
 
 @pytest.fixture(scope="session")
@@ -85,26 +59,6 @@ def fake_vertex_process() -> Iterator[FakeVertexProcess]:
     finally:
         process.terminate()
         process.wait(timeout=15)
-
-
-def log_records(server: GunicornProcess) -> list[dict]:
-    """The JSON lines Gunicorn and the app wrote so far (other lines skipped)."""
-    records = []
-    for line in server.log_text().splitlines():
-        if line.startswith("{"):
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
-    return records
-
-
-# The request deadline and the retry budget the two-tier tests hold the service to.
-DEADLINE_SECONDS = 2.5
-CALL_TIMEOUT_SECONDS = 1.0
-RETRIES = 2
-BREAKER_FAILURES = 4
-BREAKER_RESET_SECONDS = 1.0
 
 
 @pytest.fixture(scope="session")

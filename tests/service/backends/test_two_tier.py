@@ -10,17 +10,17 @@ import numpy as np
 import openapi_contract
 import pytest
 import requests
-from conftest import (
+
+from service.labels import CLASS_NAMES
+from service.model import load_classifier
+from service.preprocess import to_model_input
+from tests.service.backends.vertex_tiers import (
     BREAKER_FAILURES,
     BREAKER_RESET_SECONDS,
     DEADLINE_SECONDS,
     RETRIES,
     log_records,
 )
-
-from service.labels import CLASS_NAMES
-from service.model import load_classifier
-from service.preprocess import to_model_input
 
 DOCUMENT = openapi_contract.load()
 # Generous: the machine is shared and Gunicorn adds its own queueing.

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import FakeVertexProcess
 
 from tests.drills.http_clients import golden_png
 from tests.gunicorn_process import running_gunicorn
+from tests.service.backends.vertex_tiers import FakeVertexProcess
 
 IN_FLIGHT = 80
 DEADLINE_SECONDS = 2.0
