@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from flask import Flask, Response, current_app, g, has_app_context, has_request_context, request
 
 from service.config import Settings
+from service.decode_memory import MIB
 from service.errors import ApiError
 
 logger = logging.getLogger(__name__)
-MIB = 2**20
 # glibc's mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 MMAP_THRESHOLD_BYTES = 1 * MIB  # blocks from this size up are mmapped, and unmapped when freed
@@ -194,6 +194,8 @@ def init_app(app: Flask, settings: Settings) -> None:
         length = request.content_length
         if length is not None and length <= UNCOUNTED_BODY_BYTES:
             return  # most requests: nothing more to look at
+        if length is None and "HTTP_TRANSFER_ENCODING" not in request.environ:
+            return  # no body at all (health and readiness probes)
         encoding = request.headers.get("Transfer-Encoding", "")
         chunked = length is None and "chunked" in encoding.lower()
         cost = limits.body_cost(length, chunked)

@@ -24,8 +24,7 @@ from PIL import Image
 from service.config import VERTEX_INSTANCE_FORMATS
 from service.labels import CLASS_NAMES
 
-INSTANCE_FORMATS = VERTEX_INSTANCE_FORMATS  # named once, in service/config.py
-AUTOML_IMAGE, VECTOR = INSTANCE_FORMATS
+AUTOML_IMAGE, VECTOR = VERTEX_INSTANCE_FORMATS  # named once, in service/config.py
 NUM_CLASSES = len(CLASS_NAMES)
 # Ask AutoML for every class so that the response can carry the full distribution.
 AUTOML_PARAMETERS: dict[str, Any] = {"confidenceThreshold": 0.0, "maxPredictions": NUM_CLASSES}
@@ -44,7 +43,8 @@ def encode_instances(images: np.ndarray, instance_format: str) -> list[Any]:
         return [{"content": png_base64(image), "mimeType": "image/png"} for image in images]
     if instance_format == VECTOR:
         return [image.reshape(-1).astype(float).tolist() for image in images]
-    raise ValueError(f"unknown instance format {instance_format!r}; expected {INSTANCE_FORMATS}")
+    expected = VERTEX_INSTANCE_FORMATS
+    raise ValueError(f"unknown instance format {instance_format!r}; expected {expected}")
 
 
 def request_parameters(instance_format: str) -> dict[str, Any] | None:

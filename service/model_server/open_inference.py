@@ -29,6 +29,7 @@ from service.labels import CLASS_NAMES
 from service.readiness import current_readiness
 from service.request_parsing import parse_json
 from service.resilience import UpstreamFailure
+from service.server.request_line import is_open_inference_path
 
 MODEL_NAME = "fashion-mnist"
 INPUT_NAME = "image"
@@ -56,7 +57,7 @@ def init_app(app: Flask) -> None:
     generic = app.error_handler_spec[None][None][HTTPException]
 
     def routing_error(error: HTTPException) -> ResponseReturnValue:
-        if request.path == "/v2" or request.path.startswith("/v2/"):
+        if is_open_inference_path(request.path):
             response = _http_error(error)
             allowed = getattr(error, "valid_methods", None)
             if allowed:

@@ -99,7 +99,7 @@ class BodyLimit:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         body = LimitedInput(environ["wsgi.input"], self.limit)
         environ["wsgi.input"] = body
-        declared = _content_length(environ)
+        declared = content_length(environ)
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -111,7 +111,8 @@ class BodyLimit:
         return self.app(environ, start)
 
 
-def _content_length(environ: dict[str, Any]) -> int | None:
+def content_length(environ: dict[str, Any]) -> int | None:
+    """The declared Content-Length; None when absent or not a plain number."""
     raw = environ.get("CONTENT_LENGTH", "")
     return int(raw) if raw.isdigit() else None
 

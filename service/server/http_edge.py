@@ -15,11 +15,13 @@ and the request log line records them like any other.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response, g, request
 
 from service.config import Settings
 from service.errors import ApiError
-from service.server.body_limit import BodyLimit
+from service.server.body_limit import BodyLimit, content_length
 from service.server.multipart import StrictRequest
 
 # Content codings registered with IANA that a client might send; any other value is not echoed.
@@ -54,9 +56,8 @@ def check_framing_headers() -> None:
         )
 
 
-def _has_body(environ: dict[str, object]) -> bool:
-    length = str(environ.get("CONTENT_LENGTH") or "")
-    return (length.isdigit() and int(length) > 0) or "HTTP_TRANSFER_ENCODING" in environ
+def _has_body(environ: dict[str, Any]) -> bool:
+    return (content_length(environ) or 0) > 0 or "HTTP_TRANSFER_ENCODING" in environ
 
 
 def _name_accepted_encodings(response: Response) -> Response:

@@ -19,13 +19,13 @@ request that cannot reserve waits, unread (its bytes stay in the kernel's socket
 from __future__ import annotations
 
 import io
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from service.server.request_line import is_open_inference_path
+from service.server.rejections import Rejection, error_body
+from service.server.request_line import RequestLine
 
 logger = logging.getLogger(__name__)
 
@@ -121,12 +121,8 @@ class InFlightLimit:
             "or holds its MAX_BODY_BYTES_IN_FLIGHT; retry shortly."
         )
         path = environ.get("PATH_INFO", "")
-        # The Open Inference Protocol's error shape under /v2, as for every other /v2 error.
-        if is_open_inference_path(path):
-            document: dict[str, Any] = {"error": message}
-        else:
-            document = {"error": {"code": "OVERLOADED", "message": message}}
-        body = json.dumps(document).encode()
+        # The error shape of every worker-level answer (the Open Inference Protocol's under /v2).
+        body = error_body(RequestLine(path=path), Rejection(503, "OVERLOADED", message))
         start_response(
             "503 Service Unavailable",
             [
