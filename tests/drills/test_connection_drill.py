@@ -13,8 +13,7 @@ import time
 from contextlib import ExitStack, suppress
 from pathlib import Path
 
-from http_clients import Trickler, golden_png
-
+from tests.drills.http_clients import Trickler, golden_png
 from tests.gunicorn_process import running_gunicorn
 
 IDLE, SILENT, SLOW = 2000, 200, 300

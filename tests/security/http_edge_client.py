@@ -4,16 +4,13 @@ tests/fuzz/test_protocol_fuzz.py)."""
 
 from __future__ import annotations
 
-import io
 import json
 import socket
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image
-
-from service.model import golden_samples
+from tests.drills.http_clients import golden_png
 from tests.gunicorn_process import GunicornProcess
 
 # Test-only knob: the suite runs under the default worker class unless this names another
@@ -73,7 +70,9 @@ def _read_answer(stream: Any) -> Answer | None:
 
 def request_lines(server: GunicornProcess, offset: int) -> list[dict[str, Any]]:
     """The request log lines (logger service.request) written after byte `offset` of the log."""
-    text = server.log_path.read_bytes()[offset:].decode("utf-8", errors="replace")
+    with server.log_path.open("rb") as log:
+        log.seek(offset)  # only what was written since: the log grows through the fuzz cases
+        text = log.read().decode("utf-8", errors="replace")
     entries = [json.loads(line) for line in text.splitlines() if line.strip()]
     return [
         entry
@@ -105,10 +104,8 @@ def chunked(*chunks: bytes, trailer: bytes = b"") -> bytes:
 
 
 def png_bytes(index: int) -> bytes:
-    images, _ = golden_samples()
-    buffer = io.BytesIO()
-    Image.fromarray(images[index]).save(buffer, "PNG")
-    return buffer.getvalue()
+    """An official test image as PNG bytes."""
+    return golden_png(index)[0]
 
 
 def multipart(parts: list[tuple[str, bytes]], boundary: bytes = b"edge-boundary") -> bytes:

@@ -33,6 +33,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import any_pb2, field_mask_pb2
 from google.rpc import code_pb2, status_pb2
 
+from tests.monitoring.fake.common import copy_of, invalid
 from tests.monitoring.fake.server import Abort, CloudState
 from tests.release.fake.wire import handler
 
@@ -82,7 +83,7 @@ class CloudRunApi:
 
     def get(self, request: Any) -> Any:
         self.reconcile_due()
-        return _copy(self._existing(request.name))
+        return copy_of(self._existing(request.name))
 
     def create(self, request: Any) -> Any:
         self.reconcile_due()
@@ -90,7 +91,7 @@ class CloudRunApi:
         name = f"{request.parent}/services/{request.service_id}"
         if name in self.services:
             raise Abort(grpc.StatusCode.ALREADY_EXISTS, f"Resource '{name}' already exists.")
-        service = _copy(request.service)
+        service = copy_of(request.service)
         service.name, service.uid, service.generation = name, secrets.token_hex(8), 0
         service.uri = f"https://{request.service_id}-{secrets.token_hex(5)}-ew.a.run.app"
         return self._accept(service)
@@ -109,14 +110,14 @@ class CloudRunApi:
         if paths:  # only the masked fields come from the request
             mask = field_mask_pb2.FieldMask(paths=paths)
             if not mask.IsValidForDescriptor(SERVICE.DESCRIPTOR):
-                raise _invalid(f"update_mask {paths} names a field that Service does not have")
-            service = _copy(current)
+                raise invalid(f"update_mask {paths} names a field that Service does not have")
+            service = copy_of(current)
             mask.MergeMessage(
                 request.service, service, replace_message_field=True, replace_repeated_field=True
             )
             service.etag = request.service.etag
         else:
-            service = _copy(request.service)
+            service = copy_of(request.service)
         _keep_output_only(service, current)
         return self._accept(service)
 
@@ -156,16 +157,16 @@ class CloudRunApi:
         total, tags = 0, set()
         for target in service.traffic:
             if not 0 <= target.percent <= 100:
-                raise _invalid(f"traffic percent {target.percent} is not within 0..100")
+                raise invalid(f"traffic percent {target.percent} is not within 0..100")
             if target.type_ == REVISION and target.revision not in self.templates:
-                raise _invalid(f"Revision '{target.revision}' does not exist")
+                raise invalid(f"Revision '{target.revision}' does not exist")
             if target.tag:
                 if target.tag in tags:
-                    raise _invalid(f"tag '{target.tag}' is used more than once")
+                    raise invalid(f"tag '{target.tag}' is used more than once")
                 tags.add(target.tag)
             total += target.percent
         if service.traffic and total != 100:
-            raise _invalid(f"traffic percentages add up to {total}, not 100")
+            raise invalid(f"traffic percentages add up to {total}, not 100")
 
     # --- reconciliation ---------------------------------------------------------------------
 
@@ -271,7 +272,7 @@ class CloudRunApi:
     def _check_parent(self, parent: str) -> None:
         self.state.check_parent(parent.rsplit("/locations/", 1)[0])
         if not parent.endswith(f"/locations/{self.region}"):
-            raise _invalid(f"location of {parent!r} is not {self.region}")
+            raise invalid(f"location of {parent!r} is not {self.region}")
 
 
 OUTPUT_ONLY = (
@@ -320,17 +321,7 @@ def _check_annotations(annotations: Any) -> None:
     (run_v2 Service.annotations)."""
     for key in annotations:
         if key.split("/", 1)[0] in SYSTEM_PREFIXES:
-            raise _invalid(f"annotation {key!r} uses a reserved namespace")
+            raise invalid(f"annotation {key!r} uses a reserved namespace")
     size = sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items())
     if size > MAX_ANNOTATIONS_BYTES:
-        raise _invalid(f"annotations total {size} bytes, more than {MAX_ANNOTATIONS_BYTES}")
-
-
-def _copy(message: Any) -> Any:
-    duplicate = type(message)()
-    duplicate.CopyFrom(message)
-    return duplicate
-
-
-def _invalid(message: str) -> Abort:
-    return Abort(grpc.StatusCode.INVALID_ARGUMENT, message)
+        raise invalid(f"annotations total {size} bytes, more than {MAX_ANNOTATIONS_BYTES}")

@@ -26,7 +26,8 @@ from typing import Any
 import grpc
 from google.cloud import monitoring_v3
 
-from tests.monitoring.fake.server import Abort, CloudState, paginate
+from tests.monitoring.fake.common import invalid
+from tests.monitoring.fake.server import CloudState, paginate
 from tests.release.fake.wire import handler
 
 REQUEST_COUNT = "run.googleapis.com/request_count"
@@ -64,13 +65,13 @@ class MetricsApi:
         clauses = _parse_filter(request.filter)
         metric = clauses.get("metric.type", [None])[0]
         if metric not in (REQUEST_COUNT, REQUEST_LATENCIES):
-            raise _invalid(f"metric.type {metric!r} is not a metric of this fake")
+            raise invalid(f"metric.type {metric!r} is not a metric of this fake")
         if clauses.get("resource.labels.service_name", [self.service]) != [self.service]:
             return _page([], request, self.state)
         start = request.interval.start_time.ToNanoseconds() / 1e9
         end = request.interval.end_time.ToNanoseconds() / 1e9
         if end < start:
-            raise _invalid("interval.end_time is before interval.start_time")
+            raise invalid("interval.end_time is before interval.start_time")
         visible_end = min(end, time.time() - self.ingest_delay_s)
         wanted = clauses.get("resource.labels.revision_name")
         series = self._series(metric, start, visible_end, wanted)
@@ -165,7 +166,7 @@ def _parse_filter(text: str) -> dict[str, list[str]]:
     for clause in re.split(r"\s+AND\s+", text.strip()):
         match = _CLAUSE.match(clause.strip())
         if match is None:
-            raise _invalid(f"unsupported filter clause {clause!r}")
+            raise invalid(f"unsupported filter clause {clause!r}")
         key, single, several = match.groups()
         values = [single] if single is not None else re.findall(r'"([^"]*)"', several)
         clauses[key] = values
@@ -178,7 +179,3 @@ def _page(series: list[Any], request: Any, state: CloudState) -> Any:
     response.time_series.extend(page)
     response.next_page_token = token
     return response
-
-
-def _invalid(message: str) -> Abort:
-    return Abort(grpc.StatusCode.INVALID_ARGUMENT, message)

@@ -34,7 +34,3 @@ def handler(
             response_serializer=lambda message: message.SerializeToString(),
         )
     return grpc.method_handlers_generic_handler(service, table)
-
-
-def abort(code: grpc.StatusCode, message: str) -> Abort:
-    return Abort(code, message)

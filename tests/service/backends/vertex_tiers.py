@@ -43,7 +43,7 @@ class FakeVertexProcess:
         requests.post(f"{self.rest_url}/_control/reset", timeout=5).raise_for_status()
 
     def attempts(self) -> int:
-        return requests.get(f"{self.rest_url}/_control/stats", timeout=5).json()["attempts"]
+        return self.stats()["attempts"]
 
 
 def log_records(server: GunicornProcess) -> list[dict]:
@@ -56,14 +56,6 @@ def log_records(server: GunicornProcess) -> list[dict]:
             except ValueError:
                 continue
     return records
-
-
-# The request deadline and the retry budget the two-tier tests hold the service to.
-DEADLINE_SECONDS = 2.5
-CALL_TIMEOUT_SECONDS = 1.0
-RETRIES = 2
-BREAKER_FAILURES = 4
-BREAKER_RESET_SECONDS = 1.0
 
 
 # The request deadline and the retry budget the two-tier tests hold the service to.
