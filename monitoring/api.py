@@ -22,6 +22,7 @@ from google.api_core import retry as retries
 
 from monitoring.clients import Clients
 from monitoring.errors import ApiError
+from monitoring.identity import LOG_METRIC_TYPE_PREFIX
 from monitoring.kinds.base import ApiContext, Kind
 from monitoring.resources import Desired, Existing
 
@@ -58,7 +59,7 @@ def unknown_metric(error: Exception) -> str | None:
     found = _UNKNOWN_METRIC.search(str(error.message))
     if found:
         return found.group(1)
-    return "a new log-based metric" if "logging.googleapis.com/user/" in str(error) else None
+    return "a new log-based metric" if LOG_METRIC_TYPE_PREFIX in str(error) else None
 
 
 class ProjectApi:

@@ -39,6 +39,11 @@ class FieldChange:
     before: Any  # MISSING when the API does not have the field
     after: Any  # MISSING when the configuration drops a list item
 
+    @property
+    def top(self) -> str:
+        """The top-level field it is in ("conditions" for "conditions[0].displayName")."""
+        return self.path.split(".")[0].split("[")[0]
+
     def describe(self) -> str:
         return f"{self.path}: {_show(self.before)} -> {_show(self.after)}"
 
@@ -85,7 +90,7 @@ def compare(kind: Kind, desired: Any, actual: Any) -> Comparison:
     # The mask: only the fields whose values changed or, when something was removed from the
     # configuration (the digest differs, no set field does), the fields the YAML sets. Never
     # a field the server fills in (an uptime check's checkerType, a request method...).
-    top = {change.path.split(".")[0].split("[")[0] for change in changes}
+    top = {change.top for change in changes}
     if digest_differs and not changes:
         top = set(want)
     if label_key and (changes or digest_differs):

@@ -47,6 +47,10 @@ def log_metric_name(config_id: str) -> str:
     return f"{LOG_METRIC_PREFIX}{config_id}"
 
 
+# A log-based metric's type in Cloud Monitoring: this prefix and the metric's name.
+LOG_METRIC_TYPE_PREFIX = "logging.googleapis.com/user/"
+
+
 _LOG_METRIC_MARK = re.compile(r"\s*\(managed-by: fashion-serve(?:; config-sha: ([0-9a-f]+))?\)\s*$")
 
 

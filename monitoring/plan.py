@@ -97,7 +97,7 @@ def _is_immutable_change(kind: Kind, comparison: Comparison) -> bool:
     """A change the API cannot make in place: a new object replaces the old one (each kind
     declares its immutable paths, or the only fields an update may change)."""
     for change in comparison.changes:
-        top = change.path.split(".")[0].split("[")[0]
+        top = change.top
         if change.path.startswith(kind.immutable_prefixes):
             return True
         if kind.updatable is not None and top not in kind.updatable:

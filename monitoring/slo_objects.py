@@ -37,8 +37,8 @@ from monitoring.config import Item
 from monitoring.resources import Desired
 
 MAX_BURN_RATE_LOOKBACK = timedelta(hours=24)  # select_slo_burn_rate's limit
-CLIENT_REQUESTS = "logging.googleapis.com/user/" + identity.log_metric_name("client-requests")
-CLIENT_LATENCIES = "logging.googleapis.com/user/" + identity.log_metric_name(
+CLIENT_REQUESTS = identity.LOG_METRIC_TYPE_PREFIX + identity.log_metric_name("client-requests")
+CLIENT_LATENCIES = identity.LOG_METRIC_TYPE_PREFIX + identity.log_metric_name(
     "client-request-latencies"
 )
 _CLOUD_RUN = 'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}"'
@@ -61,7 +61,7 @@ def builtin_variables(
         values[f"{prefix}.error_budget"] = objective.error_budget
         if objective.threshold_ms is not None:
             values[f"{prefix}.threshold_ms"] = objective.threshold_ms
-            values[f"{prefix}.threshold_s"] = objective.threshold_ms / 1000
+            values[f"{prefix}.threshold_s"] = _threshold_s(objective)
     pages = sorted((w for w in windows if w.severity == "page"), key=lambda w: w.long_window)
     # fast_page: the page window with the shortest long window, whatever slo/ names it.
     named = [(w.name, w) for w in windows] + ([("fast_page", pages[0])] if pages else [])
@@ -198,7 +198,7 @@ def _promql_burn_rate_condition(
     where = f'monitored_resource="cloud_run_revision",service_name="{service}"'
 
     def bad_share(lookback: timedelta) -> str:
-        seconds = f"{int(lookback.total_seconds())}s"
+        seconds = _seconds(lookback)
         if objective.sli == "availability":
             requests = promql_name(CLIENT_REQUESTS)
             bad = f'sum(rate({requests}{{{where},code_class="5"}}[{seconds}]))'

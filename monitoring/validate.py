@@ -25,16 +25,14 @@ from google.protobuf import json_format
 import slo
 from monitoring import catalog, kinds
 from monitoring.errors import ConfigError
+from monitoring.identity import LOG_METRIC_TYPE_PREFIX
 from monitoring.kinds.base import Checks, field_error
 from monitoring.resources import Desired
+from monitoring.slo_objects import MAX_BURN_RATE_LOOKBACK
 
-MAX_GOAL = slo.MAX_GOAL  # the toolkit's goal bound, stated once in slo/config.py
-MAX_BURN_RATE_LOOKBACK_SECONDS = 86400  # "Alerting on your burn rate", lookback periods
-MAX_ROLLING_DAYS = 30
 MIN_ALIGNMENT_SECONDS = 60
 SLO_SELECTOR = re.compile(r'select_slo_\w+\(\s*"([^"]+)"')
 BURN_RATE_LOOKBACK = re.compile(r'select_slo_burn_rate\(\s*"[^"]+"\s*,\s*"([0-9.]+)s"')
-LOG_METRIC_TYPE_PREFIX = "logging.googleapis.com/user/"
 
 
 def check(
@@ -49,18 +47,18 @@ def check(
         known = catalog.load_catalog()
     except ConfigError as error:
         return [*errors, error]
+    log_metrics = {
+        LOG_METRIC_TYPE_PREFIX + d.message.name: d for d in desired if d.kind is kinds.LOG_METRIC
+    }
     known = known.with_log_metrics(
         {
-            LOG_METRIC_TYPE_PREFIX + d.message.name: {
-                label.key for label in d.message.metric_descriptor.labels
-            }
-            for d in desired
-            if d.kind is kinds.LOG_METRIC
+            metric_type: {label.key for label in d.message.metric_descriptor.labels}
+            for metric_type, d in log_metrics.items()
         }
     )
     slo_names = {d.message.name for d in desired if d.kind is kinds.SLO}
     checks = Checks(uptime_ids={d.config_id for d in desired if d.kind is kinds.UPTIME_CHECK})
-    errors += _check_latency_buckets(desired, slos)
+    errors += _check_latency_buckets(desired, slos, log_metrics)
     for item in desired:
         body = json_format.MessageToDict(type(item.message).pb(item.message))
         errors += _check_filters(item, body, known, slo_names)
@@ -71,16 +69,10 @@ def check(
 def check_slos(
     slos: slo.SloSet, windows: tuple[slo.AlertWindow, ...], windows_file: Path
 ) -> list[ConfigError]:
+    # window_days and each goal are already within the API's ranges: slo.load_slos refuses
+    # any other (slo/config.py states the bounds once).
     errors = []
-    if not 1 <= slos.window_days <= MAX_ROLLING_DAYS:
-        errors.append(
-            ConfigError(slos.source, "window_days", f"must be 1 to {MAX_ROLLING_DAYS} days")
-        )
-    for index, objective in enumerate(slos.objectives):
-        if not 0 < objective.goal <= MAX_GOAL:
-            reason = f"{objective.goal} is outside the API's range 0 < goal <= {MAX_GOAL}"
-            errors.append(ConfigError(slos.source, f"objectives[{index}].goal", reason))
-            continue
+    for objective in slos.objectives:
         highest = 1 / objective.error_budget
         for window_index, window in enumerate(windows):
             where = f"alerts[{window_index}] ({window.name}) for objective {objective.name}"
@@ -145,7 +137,7 @@ def _check_filters(
                         field_error(item, path, f"{name!r} is not one of the configured SLOs")
                     )
             for lookback in BURN_RATE_LOOKBACK.findall(value):
-                if float(lookback) > MAX_BURN_RATE_LOOKBACK_SECONDS:
+                if float(lookback) > MAX_BURN_RATE_LOOKBACK.total_seconds():
                     reason = (
                         f"select_slo_burn_rate lookback {lookback}s is refused by the API: at "
                         "most 86400s (24 hours); longer windows need a PromQL condition"
@@ -192,11 +184,11 @@ def _resource(known: catalog.Catalog, resource: dict[str, Any]) -> list[str]:
     ]
 
 
-def _check_latency_buckets(desired: list[Desired], slos: slo.SloSet) -> list[ConfigError]:
-    """A distribution-cut SLI is exact only when its threshold is a bucket bound."""
-    metrics = {
-        LOG_METRIC_TYPE_PREFIX + d.message.name: d for d in desired if d.kind is kinds.LOG_METRIC
-    }
+def _check_latency_buckets(
+    desired: list[Desired], slos: slo.SloSet, metrics: dict[str, Desired]
+) -> list[ConfigError]:
+    """A distribution-cut SLI is exact only when its threshold is a bucket bound (`metrics`:
+    the log-based metrics by metric type)."""
     errors = []
     for item in desired:
         if item.kind is not kinds.SLO:

@@ -214,8 +214,8 @@ def compare_to_baseline(
     )
     fail_at = math.log(1 / alpha)
     power_line, power = _power_to_detect(informative, MARGIN, fail_at)
-    canary = Counts(sum(c.bad for c, _ in windows), sum(c.total for c, _ in windows))
-    baseline = Counts(sum(b.bad for _, b in windows), sum(b.total for _, b in windows))
+    canary = sum((c for c, _ in windows), Counts(0, 0))
+    baseline = sum((b for _, b in windows), Counts(0, 0))
     thresholds = {"fail_at": fail_at, "margin": MARGIN, "power_needed": power_line}
     evidence = {
         "canary_bad": canary.bad,
