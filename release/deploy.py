@@ -43,7 +43,7 @@ def deploy(ctx: Context, image: str, sha: str) -> int:
         ctx.say(f"warning: {warning}")
     before = traffic_lists.serving(service)
     stable = traffic_lists.stable_revision(before)
-    new = ReleaseState(release_id, sha, revision, tag, stable, before=_rows(before))
+    new = ReleaseState(release_id, sha, revision, tag, stable, before=traffic_lists.rows(before))
     targets = traffic_lists.for_deploy(before, revision, tag)
     service.template = template
     if env.audience not in service.custom_audiences:
@@ -67,7 +67,7 @@ def _already_deployed(ctx: Context, service: run_v2.Service, running: ReleaseSta
         try:
             ctx.cloud.verify(traffic_lists.of_spec(service))
         except OperationFailed as error:
-            before = [Target(r, p, t) for r, p, t in running.before]
+            before = traffic_lists.from_rows(running.before)
             return _undo_failed_deploy(ctx, running, before, str(error))
     ctx.say(f"release {running.id} is already deployed ({running.phase}): nothing to do")
     return EXIT_OK
@@ -158,10 +158,6 @@ def gate(ctx: Context, sha: str, loadtest_args: list[str]) -> int:
         ) from None
     ctx.say(f"gate {current.gate}; report in {report_dir}")
     return code if code in (EXIT_OK, EXIT_FAILED) else EXIT_CANNOT
-
-
-def _rows(targets: list[Target]) -> list[list[object]]:
-    return [[t.revision, t.percent, t.tag] for t in targets]
 
 
 def _show(targets: list[Target]) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 import slo
 from slo.fields import FieldError, FieldReader, read_yaml
+from slo.stats import DEFAULT_ALPHA, DEFAULT_BETA
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ENVIRONMENTS_DIR = PACKAGE_DIR / "environments"
@@ -260,6 +261,6 @@ class _Reader(FieldReader):
             self.duration(doc, "metric_delay", p) if "metric_delay" in doc else METRIC_DELAY,
             self.duration(doc, "poll", p),
             self.duration(doc, "not_enough_data_limit", p),
-            self.fraction(doc, "alpha", p, 0.05),
-            self.fraction(doc, "beta", p, 0.2),
+            self.fraction(doc, "alpha", p, DEFAULT_ALPHA),
+            self.fraction(doc, "beta", p, DEFAULT_BETA),
         )

@@ -142,9 +142,8 @@ def _rollback(ctx: Context, current: ReleaseState, why: str) -> int:
 def _stop(ctx: Context, current: ReleaseState, verdict: str) -> int:
     """Cannot judge: traffic goes back to what served before the release, exit 2."""
     service = ctx.service()
-    before = [Target(r, p, t) for r, p, t in current.before]
-    keep = [Target(t.revision, 0, t.tag) for t in traffic_lists.serving(service) if t.tag]
-    targets = traffic_lists.merge([*before, *keep])  # the first of two with one tag wins
+    before = traffic_lists.from_rows(current.before)
+    targets = traffic_lists.for_stop(traffic_lists.serving(service), before)
     current.phase = "stopped"
     current.outcome = (
         f"{verdict} after the step's limit: cannot judge; traffic as before the release"
@@ -175,7 +174,7 @@ def status(ctx: Context) -> int:
     current = state.read(service)
     document = {
         "service": service.name,
-        "serving": [[t.revision, t.percent, t.tag] for t in traffic_lists.serving(service)],
+        "serving": traffic_lists.rows(traffic_lists.serving(service)),
         "reconciling": service.reconciling,
         "release": json.loads(current.to_json()) if current else None,
     }

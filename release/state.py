@@ -19,8 +19,8 @@ ANNOTATION = "fashion-serve.dev/release"
 # Service annotations follow Kubernetes' limits (run_v2 Service.annotations): all of them
 # together at most 256 KiB. The state stays well below, leaving room for other tools.
 MAX_STATE_BYTES = 64 * 1024
-ACTIVE = ("deployed", "gated", "canary")  # a release in these phases is still running
-FINISHED = ("promoted", "rolled_back", "stopped", "failed")
+# A release in these phases is still running; it ends promoted, rolled_back, stopped or failed.
+ACTIVE = ("deployed", "gated", "canary")
 
 
 @dataclass

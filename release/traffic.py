@@ -8,6 +8,7 @@ moment it becomes ready. Tags of other targets (previews, `prior`) are kept on e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from google.cloud import run_v2
 
@@ -61,6 +62,15 @@ def stable_revision(current: list[Target]) -> str | None:
     return max(shares, key=lambda t: t.percent).revision if shares else None
 
 
+def rows(targets: list[Target]) -> list[list[Any]]:
+    """Targets as JSON rows [revision, percent, tag] (the release state's `before`)."""
+    return [[t.revision, t.percent, t.tag] for t in targets]
+
+
+def from_rows(rows: list[list[Any]]) -> list[Target]:
+    return [Target(revision, percent, tag) for revision, percent, tag in rows]
+
+
 def _tags_except(current: list[Target], drop: set[str]) -> list[Target]:
     """The other tagged targets at 0%, so that their URLs keep working."""
     return [Target(t.revision, 0, t.tag) for t in current if t.tag and t.tag not in drop]
@@ -68,7 +78,7 @@ def _tags_except(current: list[Target], drop: set[str]) -> list[Target]:
 
 def for_deploy(current: list[Target], canary: str, tag: str) -> list[Target]:
     """Serving percentages unchanged, every other tag kept, the canary added at 0% with `tag`."""
-    kept = [Target(t.revision, t.percent, t.tag) for t in current if t.percent > 0 and t.tag != tag]
+    kept = [t for t in current if t.percent > 0 and t.tag != tag]
     kept += [t for t in current if t.percent == 0 and t.tag and t.tag != tag]
     return merge([*kept, Target(canary, 0, tag)])
 
@@ -78,12 +88,14 @@ def for_step(
 ) -> list[Target]:
     """`percent` to the canary, the rest to the stable revision (tagged `stable`)."""
     others = _tags_except(current, {STABLE_TAG, tag})
-    targets = [Target(canary, percent, tag)]
-    if percent < 100:
-        targets.append(Target(stable, 100 - percent, STABLE_TAG))
-    else:
-        targets.append(Target(stable, 0, STABLE_TAG))
+    targets = [Target(canary, percent, tag), Target(stable, 100 - percent, STABLE_TAG)]
     return merge([*targets, *others])
+
+
+def for_stop(current: list[Target], before: list[Target]) -> list[Target]:
+    """What served before the release, every tag kept at 0% (the first of two with one tag
+    wins: the one in `before`)."""
+    return merge([*before, *_tags_except(current, set())])
 
 
 def for_promote(current: list[Target], stable: str | None, canary: str, tag: str) -> list[Target]:
