@@ -82,6 +82,22 @@ async def _connection(loop: Loop, opened: asyncio.Queue[int]) -> None:
     writer.close()
 
 
+def command(
+    url: str,
+    body: Path,
+    connections: int,
+    warmup: float,
+    duration: float,
+    content_type: str = "image/png",
+) -> list[str]:
+    """The command line that runs this generator (run it from the repository root)."""
+    return [
+        *(sys.executable, "-m", "benchmarks.closed_loop", "--url", url),
+        *("--connections", str(connections), "--warmup", str(warmup)),
+        *("--duration", str(duration), "--body", str(body), "--content-type", content_type),
+    ]
+
+
 async def run(args: argparse.Namespace) -> None:
     parts = urlsplit(args.url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80

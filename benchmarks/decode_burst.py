@@ -19,18 +19,12 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-from benchmarks.decode_memory import REPO_ROOT, sample_bytes
-
-DRILL_MODES = ("LA PNG", "P PNG with transparency", "CMYK progressive JPEG", "16-bit PNG")
+from benchmarks.decode_memory import DRILL_MODES, REPO_ROOT, _reset_peak, _rss_kib, sample_bytes
 
 
 def _rss_mib(field: str = "VmRSS") -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
+    return _rss_kib(field) / 1024
 
 
 def run_burst(size: int, threads: int, images: int, tuned: bool) -> dict[str, float]:
@@ -47,7 +41,7 @@ def run_burst(size: int, threads: int, images: int, tuned: bool) -> dict[str, fl
     for name in DRILL_MODES:  # warm-up: every decoder and code path loaded once
         to_model_input(decode_image(sample_bytes(name, 64), DEFAULT_MAX_PIXELS).gray)
     baseline = _rss_mib()
-    Path("/proc/self/clear_refs").write_text("5")
+    _reset_peak()
     refused = [0]
     lock = threading.Lock()
     queue = list(range(images))

@@ -114,6 +114,11 @@ def sample_bytes(name: str, size: int = 4096) -> bytes:
     return SAMPLES[name](size)
 
 
+# The image modes of the container's memory drill (tests/container/test_container_memory.py)
+# and of the decode burst (decode_burst.py).
+DRILL_MODES = ("LA PNG", "P PNG with transparency", "CMYK progressive JPEG", "16-bit PNG")
+
+
 def _rss_kib(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(f"{field}:"):

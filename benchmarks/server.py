@@ -19,7 +19,6 @@ from typing import Any
 import psutil
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-GUNICORN_CONF = REPO_ROOT / "service" / "gunicorn.conf.py"
 SERVICE_APP = "service:create_app()"
 MINIMAL_APP = "benchmarks.minimal_app:app"
 START_TIMEOUT_S = 60.0
@@ -83,7 +82,8 @@ class GunicornServer:
 
     def command(self) -> list[str]:
         """The server's command line (a subclass may run another server the same way)."""
-        command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)]
+        conf = self.cwd / "service" / "gunicorn.conf.py"  # that checkout's configuration
+        command = [sys.executable, "-m", "gunicorn", "-c", str(conf)]
         return [*command, "--bind", f"127.0.0.1:{self.port}", self.app]
 
     def start(self) -> None:
@@ -123,6 +123,16 @@ class GunicornServer:
         with contextlib.suppress(psutil.NoSuchProcess):
             return psutil.Process(self.process.pid).children()
         return []
+
+    def worker_of_client_ports(self) -> dict[int, int]:
+        """Client port -> pid of the worker holding the server end of that connection."""
+        owners = {}
+        for worker in self.workers():
+            with contextlib.suppress(psutil.Error):
+                for connection in worker.net_connections(kind="tcp"):
+                    if connection.laddr and connection.raddr and connection.laddr.port == self.port:
+                        owners[connection.raddr.port] = worker.pid
+        return owners
 
     def worker_memory_mb(self) -> list[dict[str, float]]:
         """Resident (RSS) and unique (USS: what the worker alone holds) memory of each worker."""

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks import endtoend
+from benchmarks import closed_loop, endtoend
 from benchmarks.server import REPO_ROOT, SERVICE_APP, GunicornServer
 
 UPSTREAM_LATENCY_MS = 100
@@ -41,10 +41,10 @@ WORKER_MODELS = {
 
 
 @contextlib.contextmanager
-def fake_vertex(latency_ms: int, *extra: str) -> Iterator[dict[str, int]]:
+def fake_vertex(latency_ms: int) -> Iterator[dict[str, int]]:
     """`python -m fakes.vertex_server` as a process; yields its ports."""
     command = [sys.executable, "-m", "fakes.vertex_server", "--latency-ms", str(latency_ms)]
-    process = subprocess.Popen([*command, *extra], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline() if process.stdout else ""
         if not line:
@@ -88,9 +88,7 @@ def in_flight_figures(
     server: GunicornServer, png: Path, seconds: float, in_flight: int = CONCURRENCY
 ) -> dict[str, Any]:
     """`in_flight` requests held by a closed loop: CPU per request, RSS, health latency."""
-    command = [sys.executable, "-m", "benchmarks.closed_loop", "--url", f"{server.url}/predict"]
-    command += ["--connections", str(in_flight), "--warmup", "0", "--duration", str(seconds)]
-    command += ["--body", str(png), "--content-type", "image/png"]
+    command = closed_loop.command(f"{server.url}/predict", png, in_flight, 0, seconds)
     cpu_before = server.cpu_seconds()
     generator = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
     health: dict[str, list[float | None]] = {"/": [], "/ready": []}

@@ -20,34 +20,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
-
+from benchmarks import closed_loop
 from benchmarks.server import REPO_ROOT, SERVICE_APP, GunicornServer
 
 CONNECTION_COUNTS = (16, 200)
 SHARE_LIMIT = 0.6  # issue 14: no run puts more than 60% of the requests on one of two workers
 
 
-def owners(server: GunicornServer) -> dict[int, int]:
-    """Client port -> the pid of the worker holding that connection's server end."""
-    owned = {}
-    for worker in server.workers():
-        try:
-            for connection in worker.net_connections(kind="tcp"):
-                if connection.raddr and connection.laddr.port == server.port:
-                    owned[connection.raddr.port] = worker.pid
-        except psutil.NoSuchProcess:
-            continue
-    return owned
-
-
 def one_run(server: GunicornServer, png: Path, connections: int, seconds: float) -> dict[str, Any]:
-    command = [sys.executable, "-m", "benchmarks.closed_loop", "--url", f"{server.url}/predict"]
-    command += ["--connections", str(connections), "--warmup", "0", "--duration", str(seconds)]
-    command += ["--body", str(png), "--content-type", "image/png"]
+    command = closed_loop.command(f"{server.url}/predict", png, connections, 0, seconds)
     generator = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
     time.sleep(seconds / 2)
-    owned = owners(server)
+    owned = server.worker_of_client_ports()
     output, _ = generator.communicate(timeout=seconds + 60)
     result = json.loads(output.splitlines()[-1])  # the summary follows the "measuring" line
     requests: dict[int, int] = {}

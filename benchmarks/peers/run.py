@@ -26,7 +26,6 @@ the rounds.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import statistics
 import subprocess
@@ -37,9 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
-from benchmarks import report
+from benchmarks import closed_loop, report
 from benchmarks.server import MINIMAL_APP, REPO_ROOT, SERVICE_APP, GunicornServer
 
 WORKERS = 2
@@ -70,11 +67,6 @@ class BaselineServer(GunicornServer):
         super().__init__(*args, **kwargs)
         self.cwd = self.tree
         self.environ["PYTHONPATH"] = str(self.tree)
-
-    def command(self) -> list[str]:
-        conf = self.tree / "service" / "gunicorn.conf.py"
-        bind = f"127.0.0.1:{self.port}"
-        return [sys.executable, "-m", "gunicorn", "-c", str(conf), "--bind", bind, self.app]
 
 
 def baseline_peer(tree: Path) -> Peer:
@@ -127,25 +119,11 @@ def wait_until_idle(server: GunicornServer, quiet_s: float = 0.5, timeout_s: flo
         before = now
 
 
-def worker_of_client_ports(server: GunicornServer) -> dict[int, int]:
-    """Client port -> pid of the worker holding the server end of that connection."""
-    owners = {}
-    for worker in server.workers():
-        with contextlib.suppress(psutil.Error):
-            for connection in worker.net_connections(kind="tcp"):
-                if connection.laddr and connection.raddr and connection.laddr.port == server.port:
-                    owners[connection.raddr.port] = worker.pid
-    return owners
-
-
 def measure(
     server: GunicornServer, body: Path, connections: int, warmup: float, duration: float
 ) -> dict[str, Any]:
     """One closed-loop window against a running server: CPU per answer and the spread."""
-    command = [sys.executable, "-m", "benchmarks.closed_loop", "--url"]
-    command += [f"{server.url}/predict", "--connections", str(connections)]
-    command += ["--warmup", str(warmup), "--duration", str(duration)]
-    command += ["--body", str(body), "--content-type", "image/png"]
+    command = closed_loop.command(f"{server.url}/predict", body, connections, warmup, duration)
     generator = subprocess.Popen(
         command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -154,7 +132,7 @@ def measure(
         if not started:
             raise RuntimeError(f"load generator failed: {generator.communicate()[1][-2000:]}")
         cpu_before = server.cpu_seconds()
-        owners = worker_of_client_ports(server)
+        owners = server.worker_of_client_ports()
         summary = json.loads(generator.stdout.readline())  # type: ignore[union-attr]
         cpu = server.cpu_seconds() - cpu_before
         generator.wait(timeout=30)

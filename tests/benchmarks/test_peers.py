@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.closed_loop import command as closed_loop_command
 from benchmarks.peers import run
 from benchmarks.server import MINIMAL_APP, REPO_ROOT, GunicornServer
 
@@ -47,9 +48,7 @@ def local_server() -> Iterator[str]:
 
 
 def closed_loop(url: str, body: Path, connections: int) -> tuple[list[int], dict]:
-    command = [sys.executable, "-m", "benchmarks.closed_loop", "--url", url]
-    command += ["--connections", str(connections), "--warmup", "0.2", "--duration", "0.5"]
-    command += ["--body", str(body), "--content-type", "image/png"]
+    command = closed_loop_command(url, body, connections, 0.2, 0.5)
     finished = subprocess.run(
         command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=True
     )

@@ -22,12 +22,12 @@ import requests
 from container_engine import BuiltImage, RunningService
 from container_samples import golden_pngs
 
-from benchmarks.decode_memory import sample_bytes
+from benchmarks.decode_memory import DRILL_MODES, sample_bytes
 
 MEMORY_LIMIT = "512m"
 CONCURRENT = 80
 SIDE = 4096
-MODES = ("LA PNG", "P PNG with transparency", "CMYK progressive JPEG", "16-bit PNG")
+MODES = DRILL_MODES
 CONTENT_TYPES = {"CMYK progressive JPEG": "image/jpeg"}
 BASELINE_TOLERANCE_MB = 50
 RETURN_WITHIN_SECONDS = 60
