@@ -40,6 +40,10 @@ def load(sources: Sources, environment_file: Path) -> Loaded:
     windows = _collect(errors, _slo_call, slo.load_alert_windows, sources.alert_windows_file)
     if errors or config is None or environment is None or slos is None or windows is None:
         raise ConfigErrors(errors)
+    # Before anything computes a burn rate: a window longer than the SLO window has none.
+    slo_errors = validate.check_slos(slos, windows, sources.alert_windows_file)
+    if slo_errors:
+        raise ConfigErrors(slo_errors)
     variables = dict(environment.variables)
     variables.setdefault("service", slos.service)
     first = Substitution(variables)
@@ -59,7 +63,7 @@ def load(sources: Sources, environment_file: Path) -> Loaded:
         errors.append(error)
     # The checks of meaning run on whatever was built, so that one run reports everything.
     errors = substitution.errors + errors
-    errors += validate.check(desired, slos, windows, sources.alert_windows_file)
+    errors += validate.check(desired, slos)
     if errors:
         raise ConfigErrors(errors)
     desired.sort(key=lambda d: (d.kind.order, d.config_id))

@@ -35,14 +35,10 @@ SLO_SELECTOR = re.compile(r'select_slo_\w+\(\s*"([^"]+)"')
 BURN_RATE_LOOKBACK = re.compile(r'select_slo_burn_rate\(\s*"[^"]+"\s*,\s*"([0-9.]+)s"')
 
 
-def check(
-    desired: list[Desired],
-    slos: slo.SloSet,
-    windows: tuple[slo.AlertWindow, ...],
-    windows_file: Path,
-) -> list[ConfigError]:
-    """Every problem found; an empty list means the configuration can be planned."""
-    errors = check_slos(slos, windows, windows_file)
+def check(desired: list[Desired], slos: slo.SloSet) -> list[ConfigError]:
+    """Every problem found in the objects (the SLOs and their windows were checked first, by
+    check_slos); an empty list means the configuration can be planned."""
+    errors: list[ConfigError] = []
     try:
         known = catalog.load_catalog()
     except ConfigError as error:

@@ -176,6 +176,20 @@ def test_a_burn_rate_threshold_that_can_never_fire_is_refused(tmp_path):
     ) in result.err
 
 
+def test_an_alert_window_longer_than_the_slo_window_is_an_error_not_a_traceback(tmp_path):
+    """Its burn rate cannot be computed; validate says so before anything tries."""
+    shipped = Path(__file__).resolve().parents[2] / "slo" / "alert_windows.yaml"
+    windows = tmp_path / "alert_windows.yaml"
+    windows.write_text(shipped.read_text().replace("long_window: 1d", "long_window: 40d", 1))
+    result = run_cli("validate", "--alert-windows", windows)
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    assert (
+        f"{windows}: alerts[2] (ticket-fast-burn) for objective availability: long_window "
+        "40 days, 0:00:00 is longer than the SLO window"
+    ) in result.err
+
+
 def test_errors_in_slo_files_name_the_slo_file(tmp_path):
     slos = tmp_path / "slos.yaml"
     slos.write_text("service: s\nwindow_days: 45\nobjectives: []\n")
