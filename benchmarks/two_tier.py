@@ -15,19 +15,18 @@ next to the gevent worker the configuration uses (README "Sizing" quotes the fig
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from benchmarks import closed_loop, endtoend
 from benchmarks.server import REPO_ROOT, SERVICE_APP, GunicornServer
+from loadtest.two_tier import LocalVertexFake
 
 UPSTREAM_LATENCY_MS = 100
 CONCURRENCY = 80
@@ -38,21 +37,6 @@ WORKER_MODELS = {
     "gthread-4": {"WORKER_CLASS": "gthread", "THREADS": "4"},
     "gthread-80": {"WORKER_CLASS": "gthread", "THREADS": "80"},
 }
-
-
-@contextlib.contextmanager
-def fake_vertex(latency_ms: int) -> Iterator[dict[str, int]]:
-    """`python -m fakes.vertex_server` as a process; yields its ports."""
-    command = [sys.executable, "-m", "fakes.vertex_server", "--latency-ms", str(latency_ms)]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        line = process.stdout.readline() if process.stdout else ""
-        if not line:
-            raise RuntimeError(f"the fake Vertex AI server exited with {process.wait(10)}")
-        yield json.loads(line)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def service_environment(grpc_port: int, worker: dict[str, str] | None = None) -> dict[str, str]:
@@ -155,8 +139,8 @@ def describe_in_flight(held: dict[str, Any]) -> str:
 def two_tier_figures(png: Path, directory: Path, quick: bool, compare: bool) -> dict[str, Any]:
     """Every worker model asked for, against one fake answering after 100 ms."""
     models = list(WORKER_MODELS) if compare else ["gevent"]
-    with fake_vertex(UPSTREAM_LATENCY_MS) as ports:
-        runs = {name: measure(png, directory, ports["grpc_port"], quick, name) for name in models}
+    with LocalVertexFake(directory / "vertex-fake.log", UPSTREAM_LATENCY_MS) as fake:
+        runs = {name: measure(png, directory, fake.grpc_port, quick, name) for name in models}
     return {
         "upstream_latency_ms": UPSTREAM_LATENCY_MS,
         "concurrency": CONCURRENCY,
