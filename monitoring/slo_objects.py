@@ -94,7 +94,7 @@ def build_slo_objects(
         objects.append(Desired(kinds.SLO, objective.name, message, where, parent=service.name))
         for window in windows:
             policy = _burn_rate_policy(
-                settings, item, objective, window, slos, message.name, variables["service"]
+                settings, item, objective, window, slos, message.name, _promql_where(variables)
             )
             config_id = f"slo-{objective.name}-{window.name}"
             objects.append(Desired(kinds.ALERT_POLICY, config_id, policy, source + "severities"))
@@ -146,7 +146,7 @@ def _burn_rate_policy(
     window: slo.AlertWindow,
     slos: slo.SloSet,
     slo_resource: str,
-    service: str,
+    promql_where: str,
 ) -> monitoring_v3.AlertPolicy:
     threshold = window.burn_rate_threshold(slos.window_days)
     if window.long_window <= MAX_BURN_RATE_LOOKBACK:
@@ -155,7 +155,7 @@ def _burn_rate_policy(
             _burn_rate_condition(slo_resource, window.short_window, threshold),
         ]
     else:
-        conditions = [_promql_burn_rate_condition(objective, window, threshold, service)]
+        conditions = [_promql_burn_rate_condition(objective, window, threshold, promql_where)]
     routing = settings["severities"].get(window.severity)
     if not isinstance(routing, dict):
         raise item.error(f"severities.{window.severity}", "is required by slo/ alert windows")
@@ -190,12 +190,21 @@ def _burn_rate_condition(slo_resource: str, window: timedelta, threshold: float)
     }
 
 
+def _promql_where(variables: dict[str, Any]) -> str:
+    """The PromQL matchers for the SLOs' requests: the same service, and region when there is
+    one, as the SLIs' filters (_objective)."""
+    where = f'monitored_resource="cloud_run_revision",service_name="{variables["service"]}"'
+    if "region" in variables:
+        where += f',location="{variables["region"]}"'
+    return where
+
+
 def _promql_burn_rate_condition(
-    objective: slo.Objective, window: slo.AlertWindow, threshold: float, service: str
+    objective: slo.Objective, window: slo.AlertWindow, threshold: float, where: str
 ) -> dict[str, Any]:
     """One PromQL condition: the burn rate over the long and over the short window, both above
-    the threshold (the AND of the two select_slo_burn_rate conditions of shorter tiers)."""
-    where = f'monitored_resource="cloud_run_revision",service_name="{service}"'
+    the threshold (the AND of the two select_slo_burn_rate conditions of shorter tiers);
+    `where`: the label matchers of the requests counted."""
 
     def bad_share(lookback: timedelta) -> str:
         seconds = _seconds(lookback)

@@ -73,6 +73,8 @@ def test_windows_up_to_24_hours_use_select_slo_burn_rate_and_the_3_day_one_promq
     query = policy["conditions"][0]["conditionPrometheusQueryLanguage"]["query"]
     assert "logging_googleapis_com:user_fashion_serve_client_requests" in query
     assert 'code_class="5"' in query and "/ 0.001 > 1)" in query
+    # The same requests as the SLO's filters: the service, in its region.
+    assert 'service_name="prediction-service",location="europe-west1"' in query
     latency = next(
         o["payload"] for o in document["objects"] if o["id"] == "slo-latency-ticket-slow-burn"
     )
