@@ -86,7 +86,10 @@ def check_filter(catalog: Catalog, text: str) -> Iterator[str]:
     resource_types = set(RESOURCE_TYPE.findall(text))
     for resource_type in sorted(resource_types - set(catalog.resources)):
         yield f"unknown resource type {resource_type!r} (not in catalog.yaml)"
-    for metric_type, (_, allowed) in zip(metric_types, known, strict=False):
+    for metric_type in metric_types:
+        if metric_type not in catalog.metrics:
+            continue  # reported above
+        _, allowed = catalog.metrics[metric_type]
         for resource_type in sorted(resource_types - allowed):
             yield f"metric {metric_type!r} is not written for resource type {resource_type!r}"
     yield from _metric_labels(known, METRIC_LABEL.findall(text))

@@ -209,3 +209,17 @@ def _strings(value: Any, parent: str = "", filter_text: str = "") -> Any:
     elif isinstance(value, list):
         for item in value:
             yield from _strings(item, parent, filter_text)
+
+
+def test_a_filter_problem_names_the_metric_it_is_about():
+    """An unknown metric before a known one: the resource-type problem names the known one."""
+    vertex = "aiplatform.googleapis.com/prediction/online/prediction_count"
+    text = (
+        'metric.type="run.googleapis.com/typo" OR '
+        f'metric.type="{vertex}" AND resource.type="cloud_run_revision"'
+    )
+    problems = list(check_filter(load_catalog(), text))
+    assert problems == [
+        "unknown metric type 'run.googleapis.com/typo' (not in catalog.yaml)",
+        f"metric '{vertex}' is not written for resource type 'cloud_run_revision'",
+    ]
